@@ -1,0 +1,16 @@
+# Writes OUTPUT: a C++ file defining berth::api::embeddedSchemaSources(), the
+# text of every INPUTS file as {name, text} pairs. Run as a script (cmake -P).
+set(out "// Generated from src/api/types/*.schema by cmake/embed.cmake. Do not edit.\n")
+string(APPEND out "#include <string_view>\n#include <utility>\n#include <vector>\n")
+string(APPEND out "namespace berth::api {\n")
+string(APPEND out "const std::vector<std::pair<std::string_view, std::string_view>>& embeddedSchemaSources() {\n")
+string(APPEND out "  static const std::vector<std::pair<std::string_view, std::string_view>> sources = {\n")
+string(REPLACE "," ";" input_list "${INPUTS}")
+foreach(f ${input_list})
+  file(READ ${f} text)
+  get_filename_component(name ${f} NAME)
+  string(APPEND out "    {\"${name}\", R\"berth_schema(${text})berth_schema\"},\n")
+endforeach()
+string(APPEND out "  };\n  return sources;\n}\n}  // namespace berth::api\n")
+file(WRITE ${OUTPUT}.tmp "${out}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different ${OUTPUT}.tmp ${OUTPUT})

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <string>
+
+namespace berth {
+
+// Injectable wall clock. Components take a Clock& so tests can use FakeClock
+// and advance time without sleeping.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual std::chrono::system_clock::time_point now() const = 0;
+};
+
+class RealClock : public Clock {
+ public:
+  std::chrono::system_clock::time_point now() const override {
+    return std::chrono::system_clock::now();
+  }
+  static RealClock& instance();
+};
+
+class FakeClock : public Clock {
+ public:
+  explicit FakeClock(std::chrono::system_clock::time_point t = {}) : now_(t) {}
+  std::chrono::system_clock::time_point now() const override {
+    std::lock_guard lock(mu_);
+    return now_;
+  }
+  void advance(std::chrono::nanoseconds d) {
+    std::lock_guard lock(mu_);
+    now_ += d;
+  }
+  void set(std::chrono::system_clock::time_point t) {
+    std::lock_guard lock(mu_);
+    now_ = t;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::chrono::system_clock::time_point now_;
+};
+
+// RFC 3339 in UTC with seconds precision, as Kubernetes' metav1.Time: 2024-01-02T03:04:05Z.
+std::string formatRfc3339(std::chrono::system_clock::time_point t);
+// RFC 3339 with nanoseconds, as metav1.MicroTime / log timestamps use.
+std::string formatRfc3339Nano(std::chrono::system_clock::time_point t);
+std::string formatRfc3339Micro(std::chrono::system_clock::time_point t);
+// Parses RFC 3339 (with optional fraction and zone offset). Returns false on bad input.
+bool parseRfc3339(const std::string& s, std::chrono::system_clock::time_point* out);
+// Human duration as kubectl prints ages: 5s, 3m2s, 2h, 4d...
+std::string humanDuration(std::chrono::system_clock::duration d);
+
+}  // namespace berth

@@ -1,0 +1,29 @@
+#include "common/clock.h"
+
+#include <gtest/gtest.h>
+
+namespace berth {
+namespace {
+
+TEST(Rfc3339, RoundTrip) {
+  std::chrono::system_clock::time_point t;
+  ASSERT_TRUE(parseRfc3339("2024-02-29T12:34:56Z", &t));
+  EXPECT_EQ(formatRfc3339(t), "2024-02-29T12:34:56Z");
+  ASSERT_TRUE(parseRfc3339("2024-02-29T12:34:56.123456789+01:00", &t));
+  EXPECT_EQ(formatRfc3339Nano(t), "2024-02-29T11:34:56.123456789Z");
+  EXPECT_FALSE(parseRfc3339("2024-02-29 12:34:56Z", &t));
+  EXPECT_FALSE(parseRfc3339("garbage", &t));
+}
+
+TEST(HumanDuration, MatchesKubectl) {
+  using namespace std::chrono;
+  EXPECT_EQ(humanDuration(seconds(5)), "5s");
+  EXPECT_EQ(humanDuration(seconds(150)), "2m30s");
+  EXPECT_EQ(humanDuration(minutes(30)), "30m");
+  EXPECT_EQ(humanDuration(hours(5) + minutes(3)), "5h3m");
+  EXPECT_EQ(humanDuration(hours(30)), "30h");
+  EXPECT_EQ(humanDuration(hours(24 * 3 + 2)), "3d2h");
+}
+
+}  // namespace
+}  // namespace berth
