@@ -27,6 +27,10 @@ struct KeyValue {
   Bytes value;
   int64_t create_revision = 0;  // revision at which the key was (last) created
   int64_t mod_revision = 0;     // revision of the last write to the key
+  // Opaque decoded form attached by the watch cache's decorator (e.g. the
+  // object's labels and selectable fields, so lists and watches can filter
+  // without parsing). Always null from backends.
+  std::shared_ptr<const void> decoded;
 };
 
 enum class EventType { kAdded, kModified, kDeleted, kBookmark };
@@ -74,9 +78,17 @@ struct WatchOptions {
   // Send kBookmark events carrying the current revision when the watch is idle
   // (the watch cache decides how often).
   bool bookmarks = false;
+  // First deliver a kAdded event for every existing key under the prefix
+  // (as of the current revision; after_revision is then ignored), then every
+  // later event, with nothing lost or repeated in between. This is what a
+  // Kubernetes watch with resourceVersion "" or "0" needs.
+  bool initial_state = false;
 };
 
-// Receives a watch's events. Called in revision order, never concurrently
+// Receives a watch's events. Backends deliver each write's events to all
+// sinks before that write's call returns to its caller, so a watch cache in
+// front of a backend always reflects every acknowledged write (read your
+// writes). Called in revision order, never concurrently
 // for one watch, and must not block: it should queue and return. `on_close`
 // is called at most once when the store ends the watch (stop, too slow a
 // consumer, shutdown); it is not called after WatchHandle is destroyed.
