@@ -1,6 +1,8 @@
 #pragma once
 
 #include <boost/json.hpp>
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,5 +31,34 @@ void validateObjectMeta(const boost::json::object& obj, const boost::json::objec
 
 // Validates a metav1.LabelSelector at `path`.
 void validateLabelSelector(const boost::json::value* selector, const std::string& path, FieldErrors& errs);
+
+// More validators from apimachinery's util/validation.
+std::vector<std::string> isConfigMapKey(const std::string& value);  // ConfigMap/Secret data keys
+std::vector<std::string> isEnvVarName(const std::string& value);
+std::vector<std::string> isValidPortName(const std::string& value);  // IANA_SVC_NAME, max 15
+std::vector<std::string> isValidPortNum(int64_t port);               // 1..65535
+std::vector<std::string> isValidIp(const std::string& value);        // IPv4 or IPv6 literal
+bool isIpv4(const std::string& value);
+bool isIpv6(const std::string& value);
+// Object names per rule; prefix = true for generateName (a trailing '-' is allowed).
+std::vector<std::string> validateName(const std::string& value, NameRule rule, bool prefix = false);
+
+// metav1 ValidateLabels / ValidateAnnotations on a map at `path`.
+void validateLabels(const boost::json::value* labels, const std::string& path, FieldErrors& errs);
+void validateAnnotations(const boost::json::value* annotations, const std::string& path, FieldErrors& errs);
+
+// The value as upstream's field.Error prints a bad value: strings quoted,
+// numbers and booleans bare, null as null, maps as Go's %#v of a
+// map[string]string (map[string]string{"a":"b"}), others as compact JSON.
+std::string valueRepr(const boost::json::value* v);
+std::string goStringMapRepr(const std::map<std::string, std::string>& m);
+
+// ValidateNonnegativeField: "must be greater than or equal to 0".
+void validateNonnegative(const boost::json::value* v, const std::string& path, FieldErrors& errs);
+// ValidateImmutableField: adds "field is immutable" when new != old (absent == null).
+void validateImmutable(const boost::json::value* now, const boost::json::value* old, const std::string& path,
+                       FieldErrors& errs);
+// Deep equality that treats absent and null alike and compares numbers by value.
+bool jsonEqual(const boost::json::value* a, const boost::json::value* b);
 
 }  // namespace berth::api
