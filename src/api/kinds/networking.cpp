@@ -191,8 +191,7 @@ void validateDomainPrefixedPath(const std::string& path, const std::string& valu
               kAllowed.find(c) != std::string::npos;
     if (!ok) {
       errs.invalid(path, FieldErrors::quote(rest),
-                   "must be a valid path (e.g. '/foo/bar', or '/foo/bar', regex used for validation is "
-                   "'[A-Za-z0-9/\\-._~%!$&'()*+,;=:]+')");
+                   "must be a valid path (regex used for validation is '[A-Za-z0-9/\\-._~%!$&'()*+,;=:]+')");
       return;
     }
   }
