@@ -186,10 +186,22 @@ e2e_kill9_server() {
 # Remembers a background pid so the EXIT trap ends it.
 e2e_track_bg() { E2E_BG_PIDS+=("$1"); }
 
+# Runs a command under a time limit; shell functions run directly (timeout(1)
+# cannot run them; they are expected to bound their own commands).
+_e2e_exec() {
+  local limit=$1
+  shift
+  if [[ "$(type -t "$1")" == function ]]; then
+    "$@"
+  else
+    timeout "$limit" "$@"
+  fi
+}
+
 # run CMD...: runs with a time limit; sets RC, OUT (stdout), ERR (stderr).
 run() {
   local out_file="$E2E_TMP/run.out" err_file="$E2E_TMP/run.err"
-  timeout "$E2E_CMD_TIMEOUT" "$@" >"$out_file" 2>"$err_file"
+  _e2e_exec "$E2E_CMD_TIMEOUT" "$@" >"$out_file" 2>"$err_file"
   RC=$?
   OUT=$(cat "$out_file")
   ERR=$(cat "$err_file")
@@ -273,7 +285,7 @@ wait_for() {
   shift 2
   local deadline=$((SECONDS + limit))
   while ((SECONDS < deadline)); do
-    if timeout 30 "$@" >/dev/null 2>&1; then
+    if _e2e_exec 30 "$@" >/dev/null 2>&1; then
       pass "$what"
       return 0
     fi
