@@ -30,7 +30,16 @@ class Line {
 
 }  // namespace berth::log
 
-#define BERTH_LOG(lvl, component)                              \
-  if (::berth::log::Level::lvl < ::berth::log::level()) {      \
-  } else                                                       \
-    ::berth::log::Line(::berth::log::Level::lvl, component)
+// Voidify lets the macro be one expression (safe inside if/else without braces), as glog does.
+struct Voidify {
+  void operator&(const Line&) {}
+};
+
+}  // namespace berth::log
+
+#define BERTH_LOG(lvl, component)                                   \
+  (::berth::log::Level::lvl < ::berth::log::level())                \
+      ? (void)0                                                     \
+      : ::berth::log::Voidify() & ::berth::log::Line(::berth::log::Level::lvl, component)
+
+namespace berth::log {}

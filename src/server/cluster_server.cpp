@@ -1,0 +1,127 @@
+#include "server/cluster_server.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "api/kind.h"
+#include "apiserver/api_server.h"
+#include "apiserver/registry/registry.h"
+#include "apiserver/timers.h"
+#include "common/log.h"
+#include "controllers/bootstrap/bootstrap.h"
+#include "controllers/garbagecollector/garbage_collector.h"
+#include "controllers/namespace/namespace_controller.h"
+#include "server/transport.h"
+#include "storage/sqlite/sqlite_store.h"
+#include "storage/watch_cache.h"
+
+namespace berth::server {
+
+struct ClusterServer::Impl {
+  ServerConfig config;
+  TransportCredentials creds;
+  std::shared_ptr<storage::SqliteStore> backend;
+  std::shared_ptr<storage::WatchCache> cache;
+  std::unique_ptr<apiserver::Timers> timers;
+  std::unique_ptr<apiserver::Registry> registry;
+  std::unique_ptr<apiserver::ApiServer> api;
+  std::unique_ptr<Transport> transport;
+  std::unique_ptr<controllers::NamespaceController> namespaces;
+  std::unique_ptr<controllers::GarbageCollector> gc;
+  std::string kubeconfig_path;
+  int port = 0;
+  bool stopped = false;
+  // Compaction as upstream's apiserver does it: every interval, compact to
+  // the revision seen one interval earlier.
+  int64_t last_seen_revision = 0;
+
+  void scheduleCompaction() {
+    timers->after(std::chrono::minutes(5), [this] {
+      int64_t target = last_seen_revision;
+      last_seen_revision = cache->currentRevision();
+      if (target > cache->compactedRevision()) {
+        auto st = cache->compact(target);
+        if (!st.ok()) BERTH_LOG(kWarning, "server") << "compaction failed: " << st.error().message;
+      }
+      scheduleCompaction();
+    });
+  }
+};
+
+ClusterServer::ClusterServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ClusterServer::~ClusterServer() { stop(); }
+
+int ClusterServer::port() const { return impl_->port; }
+const std::string& ClusterServer::kubeconfigPath() const { return impl_->kubeconfig_path; }
+const std::string& ClusterServer::adminToken() const { return impl_->creds.admin_token; }
+const std::string& ClusterServer::caPem() const { return impl_->creds.ca_pem; }
+
+Result<std::unique_ptr<ClusterServer>> ClusterServer::start(const ServerConfig& config) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  if (impl->config.advertise_address.empty())
+    impl->config.advertise_address = controllers::defaultAdvertiseAddress();
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) return makeError(ErrorCode::kInternal, "cannot create data dir " + config.data_dir + ": " + ec.message());
+  ::chmod(config.data_dir.c_str(), 0700);
+
+  BERTH_ASSIGN_OR_RETURN(impl->creds, prepareCredentials(impl->config));
+
+  storage::SqliteStoreOptions so;
+  BERTH_ASSIGN_OR_RETURN(auto backend, storage::SqliteStore::open(config.data_dir + "/state.db", so));
+  impl->backend = std::move(backend);
+  const api::KindRegistry& kinds = api::KindRegistry::builtin();
+  storage::WatchCacheOptions wo;
+  wo.decorate = [&kinds](storage::KeyValue kv) { return apiserver::Registry::decorate(kinds, std::move(kv)); };
+  BERTH_ASSIGN_OR_RETURN(auto cache, storage::WatchCache::create(impl->backend, wo));
+  impl->cache = std::move(cache);
+  impl->timers = std::make_unique<apiserver::Timers>();
+  apiserver::Registry::Options ro;
+  ro.service_cidr = config.service_cidr;
+  impl->registry = std::make_unique<apiserver::Registry>(kinds, impl->cache, RealClock::instance(), ro);
+  impl->api = std::make_unique<apiserver::ApiServer>(*impl->registry, *impl->timers, apiserver::ApiServer::Options{});
+
+  BERTH_ASSIGN_OR_RETURN(impl->transport, startTransport(impl->config, impl->creds, *impl->api));
+  impl->port = impl->transport->port();
+
+  controllers::BootstrapConfig bc;
+  bc.advertise_address = impl->config.advertise_address;
+  bc.port = impl->port;
+  BERTH_RETURN_IF_ERROR(controllers::bootstrapCluster(*impl->registry, bc));
+  impl->namespaces = std::make_unique<controllers::NamespaceController>(*impl->registry, impl->creds.ca_pem);
+  BERTH_RETURN_IF_ERROR(impl->namespaces->start());
+  impl->gc = std::make_unique<controllers::GarbageCollector>(*impl->registry);
+  BERTH_RETURN_IF_ERROR(impl->gc->start());
+
+  BERTH_ASSIGN_OR_RETURN(impl->kubeconfig_path, writeAdminKubeconfig(impl->config, impl->creds, impl->port));
+  impl->last_seen_revision = impl->cache->currentRevision();
+  impl->scheduleCompaction();
+  impl->api->setReady(true);
+  return std::unique_ptr<ClusterServer>(new ClusterServer(std::move(impl)));
+}
+
+void ClusterServer::stop() {
+  if (!impl_ || impl_->stopped) return;
+  impl_->stopped = true;
+  if (impl_->api) impl_->api->setReady(false);
+  // Stop taking requests and end streams first, then the controllers, then
+  // the store (its destructor finishes the last group commit).
+  if (impl_->transport) impl_->transport->stop();
+  if (impl_->timers) impl_->timers->stop();
+  if (impl_->gc) impl_->gc->stop();
+  if (impl_->namespaces) impl_->namespaces->stop();
+  impl_->transport.reset();
+  impl_->gc.reset();
+  impl_->namespaces.reset();
+  impl_->api.reset();
+  impl_->registry.reset();
+  impl_->cache.reset();
+  impl_->backend.reset();
+  impl_->timers.reset();
+}
+
+}  // namespace berth::server

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+
+namespace berth::server {
+
+struct ServerConfig {
+  std::string data_dir;
+  std::string listen = "127.0.0.1:6443";
+  // Address the `kubernetes` Service's endpoints point at; default: the
+  // first non-loopback IPv4 address of the host.
+  std::string advertise_address;
+  std::string service_cidr = "10.96.0.0/12";
+  int io_threads = 2;
+  int handler_threads = 16;
+};
+
+// `berth server`: wires the datastore, watch cache, registry, API server,
+// HTTPS transport and the in-process controllers, and tears them down in
+// reverse. It owns no logic of its own (STYLE.md: components only wire).
+class ClusterServer {
+ public:
+  static Result<std::unique_ptr<ClusterServer>> start(const ServerConfig& config);
+  ~ClusterServer();
+  // Graceful: stop accepting, end watches, stop controllers, close the store.
+  void stop();
+
+  int port() const;
+  const std::string& kubeconfigPath() const;
+  const std::string& adminToken() const;
+  const std::string& caPem() const;
+
+  struct Impl;
+
+ private:
+  explicit ClusterServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace berth::server
