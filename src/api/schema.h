@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/result.h"
@@ -42,6 +43,13 @@ namespace berth::api {
 // quantity (string or number; protobuf {1 string}) intorstr (int or string;
 // protobuf {1 type, 2 intVal, 3 strVal}) duration (string; protobuf {1 string})
 // any (any JSON; protobuf RawExtension {1 raw bytes}), a named type, []T, map[T].
+//
+// Also accepted (used by src/api/types/*.schema):
+//   inline      Go embedded struct with `json:",inline"`: its fields appear at
+//               this level in JSON, while protobuf carries it as a nested
+//               message under this field's number.
+//   map[[]T]    a map whose values are lists; go-to-protobuf wraps each value
+//               in a message whose field 1 is the list (e.g. ExtraValue).
 
 enum class SchemaKind {
   kString, kInt32, kInt64, kBool, kDouble, kBytes, kTime, kMicroTime, kQuantity,
@@ -53,10 +61,34 @@ struct SchemaField;
 struct SchemaType {
   SchemaKind kind = SchemaKind::kAny;
   std::string name;                        // for kObject: the type name
-  std::vector<SchemaField> fields;         // for kObject, in declaration order
+  // For kObject: the fields as JSON sees them, in declaration order. After
+  // SchemaRegistry::resolve() the fields of `inline` members are expanded in
+  // place (and the inline member itself is not listed), so JSON consumers
+  // (strict decoding, strategic merge, OpenAPI) need not know about inline.
+  std::vector<SchemaField> fields;
+  // For kObject after resolve(): the fields as protobuf sees them, in
+  // declaration order, including `inline` members as nested messages. Empty
+  // for hand-built types, where `fields` serves both views.
+  std::vector<SchemaField> proto_fields;
   std::shared_ptr<const SchemaType> elem;  // for kArray and kMap: the element type
+
+  // Lookup by JSON name (among `fields`) and by protobuf number (among
+  // `proto_fields`, or `fields` when that is empty). Hash lookups once
+  // resolve() has indexed the type; a linear scan for hand-built types.
   const SchemaField* field(std::string_view json_name) const;
   const SchemaField* fieldByNumber(int number) const;
+  // Builds the lookup indexes; resolve() calls it for every named type. Call
+  // it on hand-built types only after their field vectors are final.
+  void buildIndex();
+
+ private:
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::size_t, StringHash, std::equal_to<>> by_name_;
+  std::unordered_map<int, std::size_t> by_number_;
+  bool indexed_ = false;
 };
 
 struct SchemaField {
@@ -67,6 +99,8 @@ struct SchemaField {
   bool merge = false;     // patchStrategy contains merge
   bool retain_keys = false;
   bool keep_zero = false;
+  bool is_inline = false;  // `inline` flag: Go embedded struct, see above
+  bool no_proto = false;   // `noproto` flag: JSON only (e.g. kind, apiVersion)
 };
 
 // All named types, parsed from the embedded .schema sources.
@@ -79,9 +113,24 @@ class SchemaRegistry {
   std::shared_ptr<const SchemaType> find(std::string_view type_name) const;
 
   // The registry built from the sources compiled into berth.
+  // Aborts with a message if the embedded sources do not parse or resolve:
+  // that is a build defect, not a runtime condition.
   static const SchemaRegistry& builtin();
 
+  // Every named type, sorted by name (for tests, OpenAPI and diagnostics).
+  std::vector<std::string> typeNames() const;
+
  private:
+  struct SourceLocation {
+    std::string source;
+    int line = 0;
+  };
+  // Where each named type was declared, for error messages.
+  std::map<std::string, SourceLocation, std::less<>> declared_at_;
+  // Line of each "Type.field" declaration, until resolve() has run.
+  std::map<std::string, int, std::less<>> field_lines_;
+  bool resolved_ = false;
+
   std::map<std::string, std::shared_ptr<SchemaType>, std::less<>> types_;
 };
 
