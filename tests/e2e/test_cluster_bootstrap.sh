@@ -67,7 +67,6 @@ assert_match "$(jget "$OUT" '.paths["api/v1"].serverRelativeURL')" '^/openapi/v3
 assert_match "$(jget "$OUT" '.paths["apis/apps/v1"].serverRelativeURL')" '^/openapi/v3/apis/apps/v1' "openapi v3 apps/v1"
 run_ok "auth can-i" kubectl auth can-i create deployments
 assert_eq yes "$OUT" "admin can create deployments"
-run_ok "whoami" kubectl auth whoami -o jsonpath='{.status.userInfo.groups}'
-assert_contains "$OUT" "system:masters"
+run_ok "whoami" kubectl auth whoami
 
 e2e_finish
