@@ -2,6 +2,10 @@
 
 namespace berth::storage {
 
+namespace {
+constexpr int kMaxGuaranteedUpdateAttempts = 10000;
+}  // namespace
+
 Result<KeyValue> Store::guaranteedUpdate(const std::string& key, const UpdateFn& update_fn) {
   for (int attempt = 0;; ++attempt) {
     auto current = get(key);
@@ -15,7 +19,9 @@ Result<KeyValue> Store::guaranteedUpdate(const std::string& key, const UpdateFn&
     auto code = written.error().code;
     bool retry = code == ErrorCode::kConflict || code == ErrorCode::kAlreadyExists ||
                  (cur && code == ErrorCode::kNotFound);
-    if (!retry || attempt > 100) return written;
+    // Kubernetes retries without bound; the cap only guards against a backend
+    // that conflicts forever. Every lost round means another writer progressed.
+    if (!retry || attempt >= kMaxGuaranteedUpdateAttempts) return written;
   }
 }
 

@@ -274,6 +274,17 @@ std::unique_ptr<WatchHandle> WatchCache::handleFor(std::shared_ptr<WatchChannel>
 Result<std::unique_ptr<WatchHandle>> WatchCache::watch(const WatchOptions& options,
                                                        WatchSink sink) {
   if (options.after_revision < 0) return makeError(ErrorCode::kBadRequest, "negative revision");
+  // The contract is the backend's: history at or below the compacted
+  // revision is gone, even if the ring still holds it.
+  if (!options.initial_state && options.after_revision != 0) {
+    int64_t compacted = backend_->compactedRevision();
+    if (options.after_revision < compacted) {
+      return makeError(ErrorCode::kExpired,
+                       "required revision " + std::to_string(options.after_revision) +
+                           " has been compacted (compacted revision " +
+                           std::to_string(compacted) + ")");
+    }
+  }
   std::shared_ptr<WatchChannel> channel;
   std::vector<std::shared_ptr<const Event>> first;
   {

@@ -555,7 +555,10 @@ void SqliteStore::commitWrites(std::vector<WriteOp*>& ops) {
   // Events first, then acknowledgements: when a caller's write returns, every
   // watch (and so a watch cache) has already seen it.
   if (!events.empty()) deliver(events);
-  for (size_t i = 0; i < ops.size(); ++i) ops[i]->done.set_value(std::move(results[i]));
+  // Woken last to first: the first op of a batch most likely won a contended
+  // key, and waking it first would let it re-read and queue ahead of the
+  // losers every round (starving them in read-modify-write loops).
+  for (size_t i = ops.size(); i-- > 0;) ops[i]->done.set_value(std::move(results[i]));
 }
 
 Result<KeyValue> SqliteStore::applyWrite(WriteOp& op, int64_t revision, std::vector<Undo>& undo,
