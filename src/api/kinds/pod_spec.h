@@ -6,6 +6,7 @@
 // pkg/apis/core/validation/validation.go (ValidatePodSpec and friends).
 
 #include <boost/json.hpp>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -44,6 +45,18 @@ void validateTemplateForController(const boost::json::value* tmpl, const std::st
 // `what` names the kind in "empty selector is invalid for <what>".
 void validateSelectorMatchesTemplate(const boost::json::object& spec, const std::string& path,
                                      const std::string& what, FieldErrors& errs);
+
+// Go's %#v of a metav1.LabelSelector, as upstream prints it in
+// "field is immutable" errors:
+//   v1.LabelSelector{MatchLabels:map[string]string{"app":"web"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}
+std::string goLabelSelectorRepr(const boost::json::value* selector);
+// spec.selector immutability of apps/v1 workloads.
+void validateSelectorImmutable(const boost::json::object& obj, const boost::json::object& old, FieldErrors& errs);
+
+// ValidatePositiveIntOrPercent + IsNotMoreThan100Percent for rollout knobs.
+void validateIntOrPercent(const boost::json::value* v, const std::string& path, bool max100, FieldErrors& errs);
+// The integer or percentage number of an IntOrString ("25%" -> 25).
+int64_t intOrPercentValue(const boost::json::value* v);
 
 // metav1.LabelSelector matching against a label set. A null selector
 // matches nothing, an empty one everything.

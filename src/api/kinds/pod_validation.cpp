@@ -435,6 +435,75 @@ void validateSelectorMatchesTemplate(const json::object& spec, const std::string
                  "`selector` does not match template `labels`");
 }
 
+std::string goLabelSelectorRepr(const json::value* selector) {
+  const json::object* sel = asObj(selector);
+  if (!sel) return "null";
+  std::string out = "v1.LabelSelector{MatchLabels:";
+  const json::object* ml = objAt(*sel, {"matchLabels"});
+  out += ml ? goStringMapRepr(stringMap(at(*sel, {"matchLabels"}))) : "map[string]string(nil)";
+  out += ", MatchExpressions:";
+  const json::array* exprs = arrAt(*sel, {"matchExpressions"});
+  if (!exprs) {
+    out += "[]v1.LabelSelectorRequirement(nil)";
+  } else {
+    out += "[]v1.LabelSelectorRequirement{";
+    for (size_t i = 0; i < exprs->size(); ++i) {
+      const json::object* e = asObj(&(*exprs)[i]);
+      if (i) out += ", ";
+      out += "v1.LabelSelectorRequirement{Key:" + q(e ? strAt(*e, {"key"}) : "") +
+             ", Operator:" + q(e ? strAt(*e, {"operator"}) : "") + ", Values:";
+      const json::array* vals = e ? arrAt(*e, {"values"}) : nullptr;
+      if (!vals) {
+        out += "[]string(nil)";
+      } else {
+        out += "[]string{";
+        for (size_t j = 0; j < vals->size(); ++j) out += (j ? ", " : "") + q(asStr(&(*vals)[j]));
+        out += "}";
+      }
+      out += "}";
+    }
+    out += "}";
+  }
+  return out + "}";
+}
+
+void validateSelectorImmutable(const json::object& obj, const json::object& old, FieldErrors& errs) {
+  const json::value* now = at(obj, {"spec", "selector"});
+  if (!jsonEqual(now, at(old, {"spec", "selector"}))) errs.immutable("spec.selector", goLabelSelectorRepr(now));
+}
+
+int64_t intOrPercentValue(const json::value* v) {
+  if (auto i = asInt(v)) return *i;
+  std::string s = asStr(v);
+  if (!s.empty() && s.back() == '%') s.pop_back();
+  int64_t n = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return 0;
+    n = n * 10 + (c - '0');
+    if (n > 1000000000) return n;
+  }
+  return n;
+}
+
+void validateIntOrPercent(const json::value* v, const std::string& path, bool max100, FieldErrors& errs) {
+  if (!v) return;
+  if (v->is_string()) {
+    std::string s(v->get_string());
+    bool ok = s.size() >= 2 && s.back() == '%';
+    for (size_t i = 0; ok && i + 1 < s.size(); ++i)
+      if (s[i] < '0' || s[i] > '9') ok = false;
+    if (!ok) {
+      errs.invalid(path, q(s),
+                   "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or "
+                   "'93%', regex used for validation is '[0-9]+%')");
+      return;
+    }
+    if (max100 && intOrPercentValue(v) > 100) errs.invalid(path, q(s), "must not be greater than 100%");
+    return;
+  }
+  validateNonnegative(v, path, errs);
+}
+
 void validatePodSpecUpdate(const json::object* spec, const json::object* old_spec, FieldErrors& errs) {
   if (!spec || !old_spec) return;
   // Munge the allowed changes from the new spec onto a copy of the old one,
