@@ -12,6 +12,7 @@ namespace berth::storage {
 namespace {
 
 constexpr int kStartAttempts = 5;
+constexpr size_t kPageMemos = 32;
 
 bool wantsKey(const WatchOptions& options, std::string_view key) {
   return options.recursive ? hasPrefix(key, options.prefix) : key == options.prefix;
@@ -38,10 +39,11 @@ Status WatchCache::start() {
   for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
     auto listed = backend_->list(ListOptions{});
     if (!listed.ok()) return std::move(listed).error();
-    std::map<std::string, KeyValue, std::less<>> items;
+    std::map<std::string, std::shared_ptr<const KeyValue>, std::less<>> items;
     for (auto& kv : listed->items) {
       std::string key = kv.key;
-      items.emplace_hint(items.end(), std::move(key), decorated(std::move(kv)));
+      items.emplace_hint(items.end(), std::move(key),
+                         std::make_shared<const KeyValue>(decorated(std::move(kv))));
     }
     {
       std::unique_lock lock(mu_);
@@ -107,11 +109,13 @@ KeyValue WatchCache::decorated(KeyValue kv) const {
 }
 
 KeyValue WatchCache::served(KeyValue kv) {
+  std::shared_ptr<const KeyValue> entry;
   {
     std::shared_lock lock(mu_);
     auto it = items_.find(kv.key);
-    if (it != items_.end() && it->second.mod_revision == kv.mod_revision) return it->second;
+    if (it != items_.end()) entry = it->second;
   }
+  if (entry && entry->mod_revision == kv.mod_revision) return *entry;
   return decorated(std::move(kv));
 }
 
@@ -134,12 +138,13 @@ void WatchCache::onBackendEvent(const Event& event) {
     } else {
       // The previous value as this cache served it (decorated), when known.
       if (event.type == EventType::kModified) {
-        cached->prev_value = it != items_.end() ? it->second.value : event.prev_value;
+        cached->prev_value = it != items_.end() ? it->second->value : event.prev_value;
       }
+      auto entry = std::make_shared<const KeyValue>(cached->kv);
       if (it != items_.end()) {
-        it->second = cached->kv;
+        it->second = std::move(entry);
       } else {
-        items_.emplace(event.kv.key, cached->kv);
+        items_.emplace(event.kv.key, std::move(entry));
       }
     }
     revision_ = revision;
@@ -174,13 +179,19 @@ void WatchCache::onBackendClose(const Error& error) {
 
 Result<KeyValue> WatchCache::get(const std::string& key, int64_t revision) {
   if (revision < 0) return makeError(ErrorCode::kBadRequest, "negative revision");
+  bool from_memory = false;
+  std::shared_ptr<const KeyValue> entry;
   {
     std::shared_lock lock(mu_);
     if (!broken_ && (revision == 0 || revision == revision_)) {
+      from_memory = true;
       auto it = items_.find(key);
-      if (it == items_.end()) return makeError(ErrorCode::kNotFound, "key not found: " + key);
-      return it->second;
+      if (it != items_.end()) entry = it->second;
     }
+  }
+  if (from_memory) {
+    if (!entry) return makeError(ErrorCode::kNotFound, "key not found: " + key);
+    return *entry;
   }
   auto result = backend_->get(key, revision);
   if (!result.ok()) return result;
@@ -191,27 +202,45 @@ Result<ListResult> WatchCache::list(const ListOptions& options) {
   if (options.revision < 0 || options.limit < 0) {
     return makeError(ErrorCode::kBadRequest, "negative revision or limit");
   }
+  bool from_memory = false;
+  ListResult out;
+  std::vector<std::shared_ptr<const KeyValue>> entries;
   {
     std::shared_lock lock(mu_);
     if (!broken_ && (options.revision == 0 || options.revision == revision_)) {
-      ListResult out;
+      from_memory = true;
       out.revision = revision_;
-      auto it = (!options.start_after.empty() && options.start_after >= options.prefix)
-                    ? items_.upper_bound(options.start_after)
-                    : items_.lower_bound(options.prefix);
+      const bool resume = !options.start_after.empty() && options.start_after >= options.prefix;
+      auto it = resume ? items_.upper_bound(options.start_after)
+                       : items_.lower_bound(options.prefix);
       const size_t limit = static_cast<size_t>(options.limit);
+      if (limit > 0) entries.reserve(std::min<size_t>(limit, items_.size()));
       for (; it != items_.end() && hasPrefix(it->first, options.prefix); ++it) {
-        if (limit > 0 && out.items.size() == limit) {
+        if (limit > 0 && entries.size() == limit) {
           out.more = true;
+          break;
+        }
+        entries.push_back(it->second);
+      }
+      if (out.more) {
+        const std::string after = resume ? options.start_after : std::string();
+        const int64_t returned = static_cast<int64_t>(entries.size());
+        if (auto count_after = memoLookup(options.prefix, after, revision_)) {
+          out.remaining = *count_after - returned;
+        } else {
           for (; it != items_.end() && hasPrefix(it->first, options.prefix); ++it) {
             ++out.remaining;
           }
-          break;
+          memoStore(PageMemo{options.prefix, after, revision_, returned + out.remaining});
         }
-        out.items.push_back(it->second);
+        memoStore(PageMemo{options.prefix, entries.back()->key, revision_, out.remaining});
       }
-      return out;
     }
+  }
+  if (from_memory) {
+    out.items.reserve(entries.size());
+    for (const auto& entry : entries) out.items.push_back(*entry);
+    return out;
   }
   auto result = backend_->list(options);
   if (!result.ok()) return result;
@@ -230,6 +259,26 @@ int64_t WatchCache::compactedRevision() { return backend_->compactedRevision(); 
 int64_t WatchCache::oldestCachedRevision() {
   std::shared_lock lock(mu_);
   return ring_floor_;
+}
+
+std::optional<int64_t> WatchCache::memoLookup(const std::string& prefix, const std::string& after,
+                                              int64_t revision) {
+  std::lock_guard lock(memo_mu_);
+  for (const auto& memo : memo_) {
+    if (memo.revision == revision && memo.prefix == prefix && memo.after == after) {
+      return memo.count_after;
+    }
+  }
+  return std::nullopt;
+}
+
+void WatchCache::memoStore(PageMemo memo) {
+  std::lock_guard lock(memo_mu_);
+  // Entries from older revisions can never match again.
+  while (!memo_.empty() && (memo_.size() >= kPageMemos || memo_.front().revision != memo.revision)) {
+    memo_.pop_front();
+  }
+  memo_.push_back(std::move(memo));
 }
 
 // ---- writes go to the backend ----------------------------------------------
@@ -298,7 +347,7 @@ Result<std::unique_ptr<WatchHandle>> WatchCache::watch(const WatchOptions& optio
       for (auto it = begin; it != items_.end() && wantsKey(options, it->first); ++it) {
         auto event = std::make_shared<Event>();
         event->type = EventType::kAdded;
-        event->kv = it->second;
+        event->kv = *it->second;
         first.push_back(std::move(event));
         if (!options.recursive) break;
       }

@@ -87,12 +87,29 @@ class WatchCache : public Store {
   const WatchCacheOptions options_;
 
   RwLock mu_;  // guards everything below up to the handle
-  std::map<std::string, KeyValue, std::less<>> items_;
+  // Shared entries: a list collects pointers under the lock and copies
+  // (keys and shared Bytes, never values) after releasing it.
+  std::map<std::string, std::shared_ptr<const KeyValue>, std::less<>> items_;
   std::deque<std::shared_ptr<const Event>> ring_;
   int64_t revision_ = 0;
   // The ring holds every event with a revision above this.
   int64_t ring_floor_ = 0;
   std::optional<Error> broken_;  // the backend watch ended; serve from the backend
+
+  // Counting `remaining` is linear; a client paging through a big list at
+  // one revision would pay it on every page. Remember, per (prefix, resume
+  // key, revision), how many items follow (like etcd's count with a limit).
+  struct PageMemo {
+    std::string prefix;
+    std::string after;  // "" = from the start of the prefix
+    int64_t revision = 0;
+    int64_t count_after = 0;
+  };
+  std::optional<int64_t> memoLookup(const std::string& prefix, const std::string& after,
+                                    int64_t revision);
+  void memoStore(PageMemo memo);
+  std::mutex memo_mu_;
+  std::deque<PageMemo> memo_;
 
   std::shared_ptr<Watchers> watchers_ = std::make_shared<Watchers>();
   std::unique_ptr<WatchHandle> backend_watch_;

@@ -60,16 +60,18 @@ constexpr const char* kSelectMeta =
 constexpr const char* kGetAt =
     "SELECT id, create_revision, deleted, value FROM kv WHERE name = ?1 AND id <= ?2 "
     "ORDER BY id DESC LIMIT 1";
-// The newest row per key at or below a revision. SQLite takes bare columns
-// (`deleted`) from the row that holds the MAX(), which makes this one index scan.
+// The newest live row per key at or below a revision, walked in index order
+// (no sort, no materialization), so a list streams and a limit stops early.
 constexpr const char* kListBounded =
-    "SELECT kv.name, kv.id, kv.create_revision, kv.value FROM (SELECT MAX(id) AS mid, deleted "
-    "FROM kv WHERE name >= ?1 AND name < ?2 AND id <= ?3 GROUP BY name HAVING deleted = 0 "
-    "ORDER BY name LIMIT ?4) AS m JOIN kv ON kv.id = m.mid ORDER BY kv.name";
+    "SELECT k.name, k.id, k.create_revision, k.value FROM kv AS k WHERE k.name >= ?1 "
+    "AND k.name < ?2 AND k.id <= ?3 AND k.deleted = 0 AND NOT EXISTS (SELECT 1 FROM kv AS n "
+    "WHERE n.name = k.name AND n.id > k.id AND n.id <= ?3) ORDER BY k.name LIMIT ?4";
 constexpr const char* kListOpen =
-    "SELECT kv.name, kv.id, kv.create_revision, kv.value FROM (SELECT MAX(id) AS mid, deleted "
-    "FROM kv WHERE name >= ?1 AND id <= ?3 GROUP BY name HAVING deleted = 0 "
-    "ORDER BY name LIMIT ?4) AS m JOIN kv ON kv.id = m.mid ORDER BY kv.name";
+    "SELECT k.name, k.id, k.create_revision, k.value FROM kv AS k WHERE k.name >= ?1 "
+    "AND k.id <= ?3 AND k.deleted = 0 AND NOT EXISTS (SELECT 1 FROM kv AS n "
+    "WHERE n.name = k.name AND n.id > k.id AND n.id <= ?3) ORDER BY k.name LIMIT ?4";
+// Counting only touches the covering index. SQLite takes the bare column
+// (`deleted`) from the row that holds the MAX().
 constexpr const char* kCountBounded =
     "SELECT COUNT(*) FROM (SELECT MAX(id), deleted FROM kv WHERE name >= ?1 AND name < ?2 "
     "AND id <= ?3 GROUP BY name HAVING deleted = 0)";
