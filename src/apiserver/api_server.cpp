@@ -302,15 +302,7 @@ Response ApiServer::handleUpdate(const Request& req, const ResourcePath& path) {
     opts.subresource = Subresource::kStatus;
   } else if (path.subresource == "finalize") {
     // Only spec.finalizers may change through namespaces/finalize.
-    auto res = registry_.mutate(*path.kind, "", path.name, [&](Object& cur) -> Status {
-      auto* spec = api::findObject(body, "spec");
-      auto& cspec = api::ensureObject(cur, "spec");
-      if (spec && spec->contains("finalizers")) cspec["finalizers"] = spec->at("finalizers");
-      else cspec.erase("finalizers");
-      return okStatus();
-    });
-    if (!res.ok()) return errorResponse(res.error());
-    return objectResponse(req, path, 200, *res);
+    opts.subresource = Subresource::kFinalize;
   }
   auto updated = registry_.update(*path.kind, path.namespace_, path.name, std::move(body), opts);
   if (!updated.ok()) return errorResponse(updated.error());

@@ -28,8 +28,6 @@ class Line {
   std::ostringstream out_;
 };
 
-}  // namespace berth::log
-
 // Voidify lets the macro be one expression (safe inside if/else without braces), as glog does.
 struct Voidify {
   void operator&(const Line&) {}
@@ -41,5 +39,3 @@ struct Voidify {
   (::berth::log::Level::lvl < ::berth::log::level())                \
       ? (void)0                                                     \
       : ::berth::log::Voidify() & ::berth::log::Line(::berth::log::Level::lvl, component)
-
-namespace berth::log {}

@@ -83,7 +83,7 @@ Result<api::Value> applyPatch(PatchType type, const api::Value& doc, const std::
     case PatchType::kJson:
       return api::applyJsonPatch(doc, std::string_view(patch));
     case PatchType::kMerge:
-      return api::applyMergePatch(doc, std::string_view(patch));
+      return api::applyMergePatchText(doc, patch);
     case PatchType::kStrategic: {
       const api::SchemaType* schema = sub == Subresource::kScale ? nullptr : schemaFor(kind);
       return api::applyStrategicMergePatchText(doc, patch, schema);

@@ -504,6 +504,13 @@ Result<Object> Registry::updateLocked(const api::KindInfo& kind, const std::stri
     if (auto* st = obj.if_contains("status")) next["status"] = *st;
     else next.erase("status");
     obj = std::move(next);
+  } else if (opts.subresource == Subresource::kFinalize) {
+    Object next = old;
+    auto& spec = api::ensureObject(next, "spec");
+    const Object* want = api::findObject(obj, "spec");
+    if (want && want->contains("finalizers")) spec["finalizers"] = want->at("finalizers");
+    else spec.erase("finalizers");
+    obj = std::move(next);
   } else {
     if (kind.has_status) {
       if (auto* st = old.if_contains("status")) obj["status"] = *st;
@@ -518,7 +525,7 @@ Result<Object> Registry::updateLocked(const api::KindInfo& kind, const std::stri
     if (kind.defaults) kind.defaults(obj);
   }
   BERTH_RETURN_IF_ERROR(checkTerminatingFinalizers(kind, obj, old));
-  if (kind.prepare) kind.prepare(obj, &old);
+  if (kind.prepare && opts.subresource != Subresource::kFinalize) kind.prepare(obj, &old);
   BERTH_RETURN_IF_ERROR(runValidation(kind, obj, &old));
   if (kind.group.empty() && kind.kind == "Service" && opts.subresource == Subresource::kNone) {
     BERTH_RETURN_IF_ERROR(admitServiceUpdate(allocators_, obj, old, opts.dry_run));

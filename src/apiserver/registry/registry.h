@@ -28,7 +28,8 @@ struct ObjectAttrs {
 
 enum class PatchType { kJson, kMerge, kStrategic, kApply };
 enum class FieldValidation { kIgnore, kWarn, kStrict };
-enum class Subresource { kNone, kStatus, kScale };
+// kFinalize: namespaces/finalize, the only way spec.finalizers of a Namespace change.
+enum class Subresource { kNone, kStatus, kScale, kFinalize };
 enum class Propagation { kDefault, kBackground, kForeground, kOrphan };
 
 struct WriteOptions {

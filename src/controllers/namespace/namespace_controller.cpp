@@ -84,7 +84,7 @@ void NamespaceController::sync(const std::string& ns) {
   auto res = registry_.mutate(*ns_kind, "", ns, [](Object& o) -> Status {
     api::ensureObject(o, "spec").erase("finalizers");
     return okStatus();
-  });
+  }, apiserver::Subresource::kFinalize);
   if (!res.ok() && res.error().code != ErrorCode::kNotFound) {
     queue_.addAfter(ns, std::chrono::milliseconds(500));
     return;
