@@ -1,7 +1,10 @@
 #include "apiserver/registry/codec.h"
 
+#include "api/decode.h"
 #include "api/object.h"
 #include "api/patch.h"
+#include "api/protobuf.h"
+#include "api/yaml.h"
 #include "api/schema.h"
 #include "api/strategic_merge.h"
 
@@ -30,6 +33,27 @@ const api::SchemaType* schemaFor(const api::KindInfo& kind) {
   return s.get();
 }
 
+api::FieldValidation toApi(FieldValidation v) {
+  switch (v) {
+    case FieldValidation::kIgnore: return api::FieldValidation::kIgnore;
+    case FieldValidation::kWarn: return api::FieldValidation::kWarn;
+    case FieldValidation::kStrict: return api::FieldValidation::kStrict;
+  }
+  return api::FieldValidation::kStrict;
+}
+
+// Splits "apps/v1" into group and version ("v1" -> core).
+void splitGroupVersion(std::string_view gv, std::string_view* group, std::string_view* version) {
+  auto slash = gv.find('/');
+  if (slash == std::string_view::npos) {
+    *group = {};
+    *version = gv;
+  } else {
+    *group = gv.substr(0, slash);
+    *version = gv.substr(slash + 1);
+  }
+}
+
 Status checkTypeMeta(const Object& obj, const api::KindInfo& kind) {
   std::string api_version = api::getString(obj, "apiVersion");
   std::string k = api::getString(obj, "kind");
@@ -50,9 +74,42 @@ Status checkTypeMeta(const Object& obj, const api::KindInfo& kind) {
 Result<Object> decodeObject(std::string_view content_type, const std::string& body, const api::KindInfo& kind,
                             FieldValidation validation, std::vector<std::string>* warnings) {
   std::string_view mt = mediaType(content_type);
+  const api::SchemaType* schema = schemaFor(kind);
   json::value v;
   if (mt == "application/json" || mt.empty()) {
-    BERTH_ASSIGN_OR_RETURN(v, api::parseJsonLimited(body, "couldn't get version/kind; json parse error"));
+    // Type errors and duplicates are checked against the schema here; the
+    // unknown-field check runs after the kind check below.
+    api::DecodeOptions opts;
+    opts.validation = toApi(validation);
+    opts.kind = kind.kind;
+    opts.version = kind.version;
+    BERTH_ASSIGN_OR_RETURN(auto decoded, api::decodeJson(body, schema, opts));
+    v = std::move(decoded.value);
+    if (!v.is_object())
+      return makeError(ErrorCode::kBadRequest, "couldn't get version/kind; json parse error: expected an object");
+    Object obj = std::move(v.get_object());
+    BERTH_RETURN_IF_ERROR(checkTypeMeta(obj, kind));
+    if (warnings && validation == FieldValidation::kWarn)
+      for (auto& w : decoded.warnings) warnings->push_back(w);
+    if (schema) {
+      json::value tmp(std::move(obj));
+      api::removeUnknownFields(tmp, *schema);
+      obj = std::move(tmp.get_object());
+    }
+    return obj;
+  } else if (mt == "application/yaml") {
+    BERTH_ASSIGN_OR_RETURN(v, api::yamlToJson(body, validation == FieldValidation::kStrict));
+  } else if (mt == "application/vnd.kubernetes.protobuf") {
+    const auto& kinds = api::KindRegistry::builtin();
+    auto lookup = [&kinds](std::string_view api_version, std::string_view k) -> std::shared_ptr<const api::SchemaType> {
+      std::string_view g, ver;
+      splitGroupVersion(api_version, &g, &ver);
+      const auto* info = kinds.byKind(g, ver, k);
+      if (!info) return nullptr;
+      return api::SchemaRegistry::builtin().find(info->schema_type);
+    };
+    BERTH_ASSIGN_OR_RETURN(auto decoded, api::decodeKubernetesProtobuf(body, lookup));
+    v = std::move(decoded.object);
   } else {
     return unsupportedMedia(content_type);
   }
@@ -66,14 +123,33 @@ Result<Object> decodeObject(std::string_view content_type, const std::string& bo
 
 Result<Object> decodeAuxiliary(std::string_view content_type, const std::string& body) {
   std::string_view mt = mediaType(content_type);
-  if (!(mt == "application/json" || mt.empty())) return unsupportedMedia(content_type);
-  BERTH_ASSIGN_OR_RETURN(auto v, api::parseJsonLimited(body, "error decoding body"));
+  json::value v;
+  if (mt == "application/json" || mt.empty()) {
+    BERTH_ASSIGN_OR_RETURN(v, api::parseJsonLimited(body, "error decoding body"));
+  } else if (mt == "application/yaml") {
+    BERTH_ASSIGN_OR_RETURN(v, api::yamlToJson(body));
+  } else {
+    return unsupportedMedia(content_type);
+  }
   if (!v.is_object()) return makeError(ErrorCode::kBadRequest, "error decoding body: expected an object");
   return std::move(v.get_object());
 }
 
 Status checkFields(Object& obj, const api::KindInfo& kind, FieldValidation validation,
                    std::vector<std::string>* warnings) {
+  const api::SchemaType* schema = schemaFor(kind);
+  if (!schema) return okStatus();
+  json::value v(std::move(obj));
+  auto found = api::checkJsonFields(v, *schema, toApi(validation), kind.kind, kind.version);
+  if (!found.ok()) {
+    obj = std::move(v.get_object());
+    return found.error();
+  }
+  if (warnings && validation == FieldValidation::kWarn)
+    for (auto& w : *found) warnings->push_back(w);
+  // The stored object never carries fields its schema does not know.
+  api::removeUnknownFields(v, *schema);
+  obj = std::move(v.get_object());
   return okStatus();
 }
 
