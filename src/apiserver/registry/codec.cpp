@@ -54,19 +54,23 @@ void splitGroupVersion(std::string_view gv, std::string_view* group, std::string
   }
 }
 
-Status checkTypeMeta(const Object& obj, const api::KindInfo& kind) {
+// Like upstream's decoder with the endpoint's GroupVersionKind as the
+// default: a body without apiVersion/kind (the Python client omits them
+// when the model leaves them unset) takes the endpoint's; a different one
+// is refused.
+Status checkTypeMeta(Object& obj, const api::KindInfo& kind) {
   std::string api_version = api::getString(obj, "apiVersion");
   std::string k = api::getString(obj, "kind");
-  if (k.empty())
-    return makeError(ErrorCode::kBadRequest, "Object 'Kind' is missing in '" + json::serialize(obj).substr(0, 200) + "'");
-  if (api_version.empty())
-    return makeError(ErrorCode::kBadRequest,
-                     "Object 'apiVersion' is missing in '" + json::serialize(obj).substr(0, 200) + "'");
-  if (api_version != kind.groupVersion() || k != kind.kind) {
+  if (api_version.empty()) obj["apiVersion"] = api_version = kind.groupVersion();
+  if (k.empty()) obj["kind"] = k = kind.kind;
+  if (api_version != kind.groupVersion()) {
     return makeError(ErrorCode::kBadRequest, "the API version in the data (" + api_version +
                                                  ") does not match the expected API version (" +
                                                  kind.groupVersion() + ")");
   }
+  if (k != kind.kind)
+    return makeError(ErrorCode::kBadRequest,
+                     "the kind in the data (" + k + ") does not match the expected kind (" + kind.kind + ")");
   return okStatus();
 }
 }  // namespace
