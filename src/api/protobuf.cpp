@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "api/patch.h"
+
 namespace berth::api {
 
 namespace json = boost::json;
@@ -331,7 +333,7 @@ Result<json::value> Decoder::special(std::string_view bytes, const SchemaType& t
       if (strs[1].empty()) return json::value(nullptr);
       boost::system::error_code ec;
       json::parse_options opts;
-      opts.max_depth = kMaxProtoDepth;
+      opts.max_depth = kMaxJsonDepth;
       json::value v = json::parse(json::string_view(strs[1].data(), strs[1].size()), ec, {}, opts);
       if (!ec) return v;
       return json::value(json::string(base64Encode(strs[1])));
