@@ -452,6 +452,8 @@ class Checker {
   std::vector<std::string> go_fields_;
 };
 
+constexpr std::size_t kMaxStrictFindings = 100;
+
 std::string kindPrefix(std::string_view kind, std::string_view version) {
   if (kind.empty()) return "";
   return std::string(kind) + " in version \"" + std::string(version) + "\" cannot be handled as a " +
@@ -476,9 +478,11 @@ Result<std::vector<std::string>> runChecks(json::value& value, const SchemaType*
   if (!c.type_error.empty()) return makeError(ErrorCode::kBadRequest, kindPrefix(kind, version) + c.type_error);
   std::vector<std::string> findings;
   if (mode != FieldValidation::kIgnore) {
-    findings = std::move(c.strict);
-    findings.insert(findings.end(), std::make_move_iterator(pre_findings.begin()),
-                    std::make_move_iterator(pre_findings.end()));
+    // As sigs.k8s.io/json's saveStrictError: identical findings once, at most 100.
+    std::unordered_set<std::string> seen;
+    for (auto* list : {&c.strict, &pre_findings})
+      for (auto& f : *list)
+        if (findings.size() < kMaxStrictFindings && seen.insert(f).second) findings.push_back(std::move(f));
   }
   if (mode == FieldValidation::kStrict && !findings.empty())
     return makeError(ErrorCode::kBadRequest, kindPrefix(kind, version) + joinStrict(findings));

@@ -93,6 +93,18 @@ TEST(DecodeJson, StrictUnknownAndDuplicateFields) {
             "strict decoding error: unknown field \"spec.emptyDir.medium\"");
 }
 
+TEST(DecodeJson, FindingsAreDedupedAndCapped) {
+  EXPECT_EQ(errorOf(R"({"metadata":{"name":"a","name":"b","name":"c"}})"),
+            "strict decoding error: duplicate field \"metadata.name\"");
+  std::string body = "{";
+  for (int i = 0; i < 150; ++i) body += "\"f" + std::to_string(i) + "\":1,";
+  body += "\"kind\":\"x\"}";
+  auto d = decode(body, FieldValidation::kWarn);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->warnings.size(), 100u);
+  EXPECT_EQ(json::serialize(d->value), R"({"kind":"x"})");
+}
+
 TEST(DecodeJson, KindPrefixMatchesUpstreamWording) {
   DecodeOptions o;
   o.kind = "Deployment";
