@@ -121,7 +121,9 @@ assert_eq 5 "$(jget "$OUT" .spec.maxReplicas)" "v2 maxReplicas"
 assert_eq 1 "$(jget "$OUT" .spec.minReplicas)" "v2 minReplicas default 1"
 assert_eq 60 "$(jget "$OUT" '.spec.metrics[0].resource.target.averageUtilization')" "v2 cpu target"
 assert_eq "cpu" "$(jget "$OUT" '.spec.metrics[0].resource.name')" "v2 metric resource"
-run_ok "get hpa.v1.autoscaling" kubectl get hpa.v1.autoscaling gen-deploy -o json
+# A short name drops the version in kubectl's shortcut expander
+# (client-go restmapper), so the v1 view needs the full resource name.
+run_ok "get horizontalpodautoscalers.v1.autoscaling" kubectl get horizontalpodautoscalers.v1.autoscaling gen-deploy -o json
 assert_eq "autoscaling/v1" "$(jget "$OUT" .apiVersion)" "v1 view"
 assert_eq 60 "$(jget "$OUT" .spec.targetCPUUtilizationPercentage)" "v1 targetCPUUtilizationPercentage"
 assert_eq "Deployment/gen-deploy" "$(jget "$OUT" '.spec.scaleTargetRef.kind + "/" + .spec.scaleTargetRef.name')" "v1 scaleTargetRef"

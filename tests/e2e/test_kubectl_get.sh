@@ -44,7 +44,7 @@ data: {k: b}
 ---
 apiVersion: v1
 kind: ConfigMap
-metadata: {name: cm-c, labels: {app: y}}
+metadata: {name: cm-c, labels: {app: "y"}}
 data: {k: c}
 YAML
 
@@ -105,7 +105,7 @@ run_ok "-l set-based" kubectl get cm -l 'tier in (b),app==x' -o name
 assert_eq "configmap/cm-b" "$OUT" "in + == selector"
 run_ok "-l !key" kubectl get cm -l 'app,!tier' -o name
 assert_eq "configmap/cm-c" "$OUT" "exists + !key selector"
-run_ok "-l notin / !=" kubectl get cm -l 'app!=y,tier notin (a)' -o name
+run_ok "-l notin / !=" kubectl get cm -l 'app,app!=y,tier notin (a)' -o name
 assert_eq "configmap/cm-b" "$OUT" "!= and notin selector"
 run_ok "--field-selector" kubectl get cm --field-selector metadata.name=cm-b -o name
 assert_eq "configmap/cm-b" "$OUT" "field selector metadata.name"
