@@ -70,7 +70,10 @@ if [[ "$new_rv" =~ ^[0-9]+$ && "$max_rv" =~ ^[0-9]+$ ]] && ((new_rv > max_rv)); 
 else
   fail "new resourceVersion [$new_rv] not greater than max acknowledged [$max_rv]"
 fi
-list_rv=$(jget "$listing" .metadata.resourceVersion)
+# kubectl -o json wraps items in its own List without a resourceVersion;
+# ask the API directly.
+api GET "$CM"
+list_rv=$(jget "$BODY" .metadata.resourceVersion)
 if [[ "$list_rv" =~ ^[0-9]+$ ]] && ((list_rv >= max_rv)); then
   pass "list resourceVersion $list_rv >= max acknowledged"
 else

@@ -4,7 +4,12 @@
 source "$(dirname "$0")/lib.sh"
 e2e_start_server
 
-gone() { ! kubectl get "$@" >/dev/null 2>&1 && kubectl get "$@" 2>&1 | grep -q NotFound; }
+# True when the server answers NotFound for the object.
+gone() {
+  local out
+  out=$(timeout 30 kubectl get "$@" 2>&1) && return 1
+  [[ "$out" == *NotFound* ]]
+}
 exists() { kubectl get "$@" >/dev/null 2>&1; }
 
 echo "== delete --wait"
@@ -112,8 +117,9 @@ run_ok "namespace is Terminating" kubectl get ns doomed -o jsonpath='{.status.ph
 assert_eq Terminating "$OUT" "phase Terminating"
 run_ok "get ns shows Terminating" kubectl get ns doomed
 assert_match "$OUT" $'\ndoomed +Terminating ' "table shows Terminating"
-assert_fails_with nonzero "because it is being terminated" kubectl create configmap late -n doomed --from-literal=a=b
-assert_contains "$ERR" "Forbidden"
+late='{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"late"}}'
+assert_fails_with 1 "unable to create new content in namespace doomed because it is being terminated" kubectl create -n doomed -f - <<<"$late"
+assert_contains "$ERR" 'Error from server (Forbidden): error when creating "STDIN": configmaps "late" is forbidden'
 wait_for 60 "namespace controller deletes the configmap" gone cm a -n doomed
 wait_for 60 "namespace controller deletes the secret" gone secret s -n doomed
 wait_for 60 "namespace controller deletes the deployment" gone deployment d -n doomed

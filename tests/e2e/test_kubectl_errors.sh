@@ -62,7 +62,8 @@ assert_eq 2 "$(kubectl get cm dup -o jsonpath='{.data.a}')" "stale replace chang
 echo "== 404 NotFound"
 assert_fails_with 1 'Error from server (NotFound): deployments.apps "nope" not found' kubectl get deployment nope
 assert_fails_with 1 'Error from server (NotFound): configmaps "nope" not found' kubectl get configmap nope
-assert_fails_with 1 'Error from server (NotFound): namespaces "no-such-ns" not found' kubectl create configmap x -n no-such-ns --from-literal=a=b
+assert_fails_with 1 'Error from server (NotFound): error when creating "STDIN": namespaces "no-such-ns" not found' kubectl create -n no-such-ns -f - <<<'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}'
+assert_fails_with 1 'error: failed to create configmap: namespaces "no-such-ns" not found' kubectl create configmap x -n no-such-ns --from-literal=a=b
 assert_fails_with 1 "the server doesn't have a resource type \"bogusthings\"" kubectl get bogusthings
 assert_fails_with 1 'Error from server (NotFound): deployments.apps "nope" not found' kubectl patch deployment nope -p '{"spec":{"replicas":1}}'
 
