@@ -183,7 +183,9 @@ def test(srv, t):
         cont = page.metadata._continue
         if not cont or pages > 10:
             break
-    t.eq(5, pages, "500 items in 5 pages of 100")
+    # Upstream may hand out a continue token whose page turns out empty when
+    # non-matching keys (here kube-root-ca.crt) follow the last match.
+    t.ok(pages in (5, 6), "500 items in 5 pages of 100 (+ possibly an empty tail page)", pages)
     t.eq(["bulk-%03d" % i for i in range(500)], names, "pages cover every item once, in name order")
     # remainingItemCount is only set for lists without selectors (upstream).
     total = len(core.list_namespaced_config_map("bulk").items)
