@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/api_bench.h"
 #include "common/log.h"
 #include "server/cluster_server.h"
 
@@ -83,5 +84,6 @@ int main(int argc, char** argv) {
   std::string cmd = args[0];
   args.erase(args.begin());
   if (cmd == "server") return runServer(args);
+  else if (cmd == "bench" && !args.empty() && args[0] == "api") return berth::bench::runApiBench(args);
   return usage();
 }

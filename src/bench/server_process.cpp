@@ -1,0 +1,194 @@
+#include "bench/server_process.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "client/https_client.h"
+
+namespace berth::bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string readWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Asks the kernel for a free loopback port. A race with another process
+// taking it before the child binds is possible but harmless: start fails
+// loudly.
+int freePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  int port = -1;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    socklen_t len = sizeof(addr);
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+}  // namespace
+
+long readRssKib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  }
+  return -1;
+}
+
+Result<std::unique_ptr<BenchServer>> BenchServer::start(bool in_process) {
+  std::unique_ptr<BenchServer> s(new BenchServer());
+  char tmpl[] = "/tmp/berth-bench-XXXXXX";
+  if (!::mkdtemp(tmpl)) return makeError(ErrorCode::kInternal, "mkdtemp failed");
+  s->dir_ = tmpl;
+  std::string data_dir = s->dir_ + "/data";
+  auto t0 = Clock::now();
+  if (in_process) {
+    server::ServerConfig config;
+    config.data_dir = data_dir;
+    config.listen = "127.0.0.1:0";
+    auto srv = server::ClusterServer::start(config);
+    if (!srv.ok()) return std::move(srv).error();
+    s->in_process_ = std::move(srv).value();
+    s->port_ = s->in_process_->port();
+    s->token_ = s->in_process_->adminToken();
+    s->ca_pem_ = s->in_process_->caPem();
+    BERTH_RETURN_IF_ERROR(s->waitReady(60));
+    s->ready_ms_ = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    return s;
+  }
+  s->port_ = freePort();
+  if (s->port_ <= 0) return makeError(ErrorCode::kInternal, "no free port");
+  std::string listen = "127.0.0.1:" + std::to_string(s->port_);
+  std::string log_path = s->dir_ + "/server.log";
+  std::vector<std::string> argv_s = {"/proc/self/exe", "server", "--data-dir", data_dir, "--listen", listen};
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  t0 = Clock::now();
+  pid_t pid = ::fork();
+  if (pid < 0) return makeError(ErrorCode::kInternal, "fork failed");
+  if (pid == 0) {
+    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      ::close(fd);
+    }
+    ::execv("/proc/self/exe", argv.data());
+    ::_exit(127);
+  }
+  s->pid_ = pid;
+  // Credentials appear on disk during start-up (apiserver/auth/certs.cpp:
+  // DATA/pki/ca.crt, DATA/admin-token, both written atomically).
+  Status st = s->waitReady(60);
+  if (!st.ok()) {
+    std::string log = readWholeFile(log_path);
+    s->stop();
+    Error e = std::move(st).error();
+    e.message += "; server log:\n" + log.substr(log.size() > 2000 ? log.size() - 2000 : 0);
+    return e;
+  }
+  s->ready_ms_ = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  return s;
+}
+
+Status BenchServer::waitReady(double timeout_s) {
+  auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
+  std::unique_ptr<client::HttpsClient> c;
+  std::string data_dir = dir_ + "/data";
+  std::string last = "not started";
+  while (Clock::now() < deadline) {
+    if (pid_ > 0) {
+      int wstatus = 0;
+      if (::waitpid(pid_, &wstatus, WNOHANG) == pid_) {
+        pid_ = -1;
+        return makeError(ErrorCode::kUnavailable, "server exited during start-up");
+      }
+    }
+    if (!c) {
+      if (ca_pem_.empty()) ca_pem_ = readWholeFile(data_dir + "/pki/ca.crt");
+      if (token_.empty()) {
+        std::string t = readWholeFile(data_dir + "/admin-token");
+        if (!t.empty() && t.back() == '\n') {
+          while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+          token_ = t;
+        }
+      }
+      if (!ca_pem_.empty() && !token_.empty()) {
+        client::ClientOptions o;
+        o.port = port_;
+        o.ca_pem = ca_pem_;
+        o.bearer_token = token_;
+        o.connect_timeout = std::chrono::milliseconds(500);
+        o.request_timeout = std::chrono::milliseconds(2000);
+        c = std::make_unique<client::HttpsClient>(o);
+      }
+    }
+    if (c) {
+      auto r = c->request("GET", "/readyz");
+      if (r.ok() && r->status == 200) return okStatus();
+      last = r.ok() ? "status " + std::to_string(r->status) : r.error().message;
+      if (!r.ok()) c->close();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return makeError(ErrorCode::kTimeout, "server not ready: " + last);
+}
+
+long BenchServer::rssKib() const { return readRssKib(pid_ > 0 ? pid_ : ::getpid()); }
+
+void BenchServer::stop() {
+  if (in_process_) {
+    in_process_->stop();
+    in_process_.reset();
+  }
+  if (pid_ > 0) {
+    ::kill(pid_, SIGTERM);
+    // Give the graceful path 5 s, then insist; only this child, by pid.
+    auto deadline = Clock::now() + std::chrono::seconds(5);
+    int wstatus = 0;
+    while (::waitpid(pid_, &wstatus, WNOHANG) == 0) {
+      if (Clock::now() > deadline) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &wstatus, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    pid_ = -1;
+  }
+  if (!dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    dir_.clear();
+  }
+}
+
+BenchServer::~BenchServer() { stop(); }
+
+}  // namespace berth::bench

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "server/cluster_server.h"
+
+namespace berth::bench {
+
+// The server under test: either `berth server` as a child process (so its
+// RSS and start-up are measured apart from the load generator) or a
+// ClusterServer in this process.
+class BenchServer {
+ public:
+  // Starts the server on a free 127.0.0.1 port in a fresh temp data dir and
+  // waits until /readyz answers 200 (polled every 2 ms).
+  static Result<std::unique_ptr<BenchServer>> start(bool in_process);
+  ~BenchServer();
+  BenchServer(const BenchServer&) = delete;
+  BenchServer& operator=(const BenchServer&) = delete;
+
+  int port() const { return port_; }
+  const std::string& token() const { return token_; }
+  const std::string& caPem() const { return ca_pem_; }
+  // Exec (or start()) to first /readyz 200.
+  double readyMs() const { return ready_ms_; }
+  // VmRSS of the server's process in KiB (this process when in-process).
+  long rssKib() const;
+  bool childProcess() const { return pid_ > 0; }
+  // Kills the child by pid (or stops the in-process server) and removes the
+  // temp dir. Idempotent.
+  void stop();
+
+ private:
+  BenchServer() = default;
+  Status waitReady(double timeout_s);
+
+  std::string dir_;
+  pid_t pid_ = -1;
+  std::unique_ptr<server::ClusterServer> in_process_;
+  int port_ = 0;
+  std::string token_;
+  std::string ca_pem_;
+  double ready_ms_ = 0;
+};
+
+// VmRSS of /proc/PID/status in KiB, -1 when unreadable.
+long readRssKib(pid_t pid);
+
+}  // namespace berth::bench
