@@ -342,7 +342,10 @@ class ResponderImpl final : public Responder {
 class HttpServer::Impl {
  public:
   Impl(HttpServerOptions opts, std::shared_ptr<Handler> h)
-      : options(std::move(opts)), handler(std::move(h)), ioc(std::max(1, options.io_threads)), acceptor(ioc) {}
+      : options(std::move(opts)),
+        handler(std::move(h)),
+        ioc(std::max(1, options.io_threads)),
+        acceptor(asio::make_strand(ioc)) {}
 
   Result<int> start();
   void stop();
@@ -358,6 +361,7 @@ class HttpServer::Impl {
   }
   bool anonymousAllowed(std::string_view path) const {
     for (const auto& p : options.anonymous_paths) {
+      if (p.empty()) continue;
       if (path.size() >= p.size() && path.compare(0, p.size(), p) == 0 &&
           (path.size() == p.size() || path[p.size()] == '/' || p.back() == '/'))
         return true;
@@ -365,21 +369,25 @@ class HttpServer::Impl {
     return false;
   }
 
+  // Declared before the io_context: sessions whose handlers are still
+  // queued when it is destroyed unregister themselves and use the TLS
+  // context on the way out.
   HttpServerOptions options;
   std::shared_ptr<Handler> handler;
-  asio::io_context ioc;
+  mutable std::mutex mu;
+  std::condition_variable sessions_cv;
+  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;
   std::optional<ssl::context> ssl_ctx;
+  std::unique_ptr<asio::thread_pool> pool;
+  asio::io_context ioc;
   tcp::acceptor acceptor;
+  asio::steady_timer accept_retry{acceptor.get_executor()};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::vector<std::thread> io_threads;
-  std::unique_ptr<asio::thread_pool> pool;
   std::atomic<bool> stopping{false};
   bool started = false;
   bool stopped = false;
   int port = 0;
-  mutable std::mutex mu;
-  std::condition_variable sessions_cv;
-  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;
 };
 
 namespace {
@@ -640,7 +648,11 @@ class Session final : public SessionBase {
   void drain() {
     if (!scratch_) {
       scratch_ = std::make_unique<char[]>(kScratchSize);
-      arm(std::chrono::seconds(2));
+      // FIN right after the answer: the client sees the end at once, while
+      // our side still swallows what it keeps sending.
+      boost::system::error_code ignored;
+      lowest().shutdown(tcp::socket::shutdown_send, ignored);
+      arm(std::chrono::seconds(1));
     }
     stream_.async_read_some(asio::buffer(scratch_.get(), kScratchSize),
                             [self = shared()](boost::system::error_code ec, size_t n) {
@@ -868,6 +880,12 @@ void HttpServer::Impl::accept() {
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
       BERTH_LOG(kWarning, "http") << "accept error=" << ec.message();
+      // Out of descriptors and the like: retry shortly instead of spinning.
+      accept_retry.expires_after(std::chrono::milliseconds(100));
+      accept_retry.async_wait([this](boost::system::error_code wait_ec) {
+        if (!wait_ec && !stopping.load()) accept();
+      });
+      return;
     } else if (!stopping.load()) {
       boost::system::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
@@ -887,6 +905,7 @@ void HttpServer::Impl::stop() {
   asio::post(acceptor.get_executor(), [this] {
     boost::system::error_code ignored;
     acceptor.close(ignored);
+    accept_retry.cancel();
   });
   auto forEachSession = [this](auto fn) {
     std::vector<std::shared_ptr<SessionBase>> live;

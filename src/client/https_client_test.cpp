@@ -70,6 +70,10 @@ class TestHandler : public apiserver::Handler {
         writer_ = writer;
       }
       writer->write(std::string("{\"n\":0}\n"));
+    } else if (req.path == "/slow") {
+      entered_slow_.set_value();
+      release_slow_.get_future().wait();
+      responder->respond(Response{200, {{"Content-Type", "text/plain"}}, "slow"});
     } else if (req.path == "/throw") {
       throw std::runtime_error("boom");
     } else if (req.path == "/drop") {
@@ -85,6 +89,8 @@ class TestHandler : public apiserver::Handler {
   }
 
   std::promise<void> closed_;
+  std::promise<void> entered_slow_;
+  std::promise<void> release_slow_;
 
  private:
   std::mutex mu_;
@@ -351,6 +357,26 @@ TEST_F(HttpsClientTest, GracefulStopClosesOpenStream) {
   EXPECT_EQ(closed.wait_for(std::chrono::seconds(0)), std::future_status::ready);
   watcher.join();
   EXPECT_EQ(lines.size(), 1u);
+  EXPECT_EQ(server_->connectionCount(), 0u);
+}
+
+TEST_F(HttpsClientTest, GracefulStopFinishesInFlightResponse) {
+  std::promise<Result<ClientResponse>> answer;
+  std::thread requester([&] {
+    HttpsClient client(clientOptions());
+    answer.set_value(client.request("GET", "/slow"));
+  });
+  handler_->entered_slow_.get_future().wait();
+  std::thread stopper([&] { server_->stop(); });
+  // New connections are refused once stopping began; the handler's answer
+  // still goes out, with Connection: close.
+  handler_->release_slow_.set_value();
+  auto r = answer.get_future().get();
+  requester.join();
+  stopper.join();
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "slow");
   EXPECT_EQ(server_->connectionCount(), 0u);
 }
 
