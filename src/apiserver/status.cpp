@@ -80,6 +80,15 @@ Error notFound(const std::string& group, const std::string& resource, const std:
   return e;
 }
 
+Error forbidden(const std::string& group, const std::string& resource, const std::string& name,
+                const std::string& reason) {
+  Error e = makeError(ErrorCode::kForbidden, qualified(group, resource) + " \"" + name + "\" is forbidden: " + reason);
+  e.group = group;
+  e.kind = resource;
+  e.name = name;
+  return e;
+}
+
 Error alreadyExists(const std::string& group, const std::string& resource, const std::string& name) {
   Error e = makeError(ErrorCode::kAlreadyExists, qualified(group, resource) + " \"" + name + "\" already exists");
   e.group = group;

@@ -22,6 +22,9 @@ Response jsonResponse(int status, std::string body, const std::string& content_t
 // Upstream's standard messages.
 Error notFound(const std::string& group, const std::string& resource, const std::string& name);
 Error alreadyExists(const std::string& group, const std::string& resource, const std::string& name);
+// `<resource> "<name>" is forbidden: <reason>`, as apierrors.NewForbidden.
+Error forbidden(const std::string& group, const std::string& resource, const std::string& name,
+                const std::string& reason);
 Error conflict(const std::string& group, const std::string& resource, const std::string& name,
                const std::string& detail);
 Error badRequest(const std::string& message);

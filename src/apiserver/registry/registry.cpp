@@ -333,7 +333,8 @@ Result<ListPage> Registry::list(const api::KindInfo& kind, const std::string& ns
   }
 }
 
-Status Registry::checkNamespace(const std::string& ns, bool creating) {
+Status Registry::checkNamespace(const api::KindInfo& kind, const std::string& ns, const std::string& name,
+                                bool creating) {
   auto kv = store_->get("/registry/namespaces/" + ns);
   if (!kv.ok()) {
     if (kv.error().code == ErrorCode::kNotFound) return notFound("", "namespaces", ns);
@@ -342,8 +343,8 @@ Status Registry::checkNamespace(const std::string& ns, bool creating) {
   if (creating) {
     auto obj = parseStored(*kv);
     if (isTerminating(obj) || api::getStringPath(obj, "status.phase") == "Terminating") {
-      Error e = makeError(ErrorCode::kForbidden, "unable to create new content in namespace " + ns +
-                                                     " because it is being terminated");
+      Error e = forbidden(kind.group, kind.resource, name,
+                          "unable to create new content in namespace " + ns + " because it is being terminated");
       e.causes.push_back({"NamespaceTerminating", "namespace " + ns + " is being terminated", "metadata.namespace"});
       return e;
     }
@@ -414,7 +415,7 @@ Result<Object> Registry::create(const api::KindInfo& kind, const std::string& ns
   if (kind.defaults) kind.defaults(obj);
   if (kind.prepare) kind.prepare(obj, nullptr);
   BERTH_RETURN_IF_ERROR(runValidation(kind, obj, nullptr));
-  if (kind.namespaced) BERTH_RETURN_IF_ERROR(checkNamespace(ns, true));
+  if (kind.namespaced) BERTH_RETURN_IF_ERROR(checkNamespace(kind, ns, name, true));
   BERTH_RETURN_IF_ERROR(admitCreate(kind, obj, opts));
   if (opts.dry_run) {
     releaseOnDelete(kind, obj);
@@ -622,6 +623,10 @@ Result<Object> Registry::mutate(const api::KindInfo& kind, const std::string& ns
 
 Result<DeleteResult> Registry::remove(const api::KindInfo& kind, const std::string& ns, const std::string& name,
                                       const DeleteOptions& opts) {
+  // NamespaceLifecycle admission: the immortal namespaces.
+  if (kind.group.empty() && kind.kind == "Namespace" &&
+      (name == "default" || name == "kube-system" || name == "kube-public"))
+    return forbidden(kind.group, kind.resource, name, "this namespace may not be deleted");
   for (int attempt = 0;; ++attempt) {
     BERTH_ASSIGN_OR_RETURN(auto current, getRaw(kind, ns, name));
     Object stored = parseStored(current);

@@ -124,11 +124,21 @@ class Registry {
   Result<api::Object> mutate(const api::KindInfo& kind, const std::string& ns, const std::string& name,
                              const std::function<Status(api::Object&)>& fn, Subresource sub = Subresource::kNone);
 
+  // pods/binding (binding.cpp), as upstream's BindingREST.Create and
+  // assignPod: sets spec.nodeName to binding.target.name (target.kind Node
+  // or empty), copies the binding's annotations to the pod and sets the
+  // PodScheduled=True condition. The binding's metadata.uid and
+  // metadata.resourceVersion are preconditions on the pod. 409 Conflict when
+  // the pod is already assigned, being deleted or has scheduling gates; 404
+  // when it is gone. Returns the pod as bound.
+  Result<api::Object> bind(const std::string& ns, const std::string& pod_name, const api::Object& binding,
+                           const WriteOptions& opts);
+
   // Warnings produced by the last decode on this thread (fieldValidation=Warn).
   static std::vector<std::string>& threadWarnings();
 
   // Makes sure the namespace exists and is not terminating (admission).
-  Status checkNamespace(const std::string& ns, bool creating);
+  Status checkNamespace(const api::KindInfo& kind, const std::string& ns, const std::string& name, bool creating);
 
  private:
   Result<api::Object> updateLocked(const api::KindInfo& kind, const std::string& ns, const std::string& name,
