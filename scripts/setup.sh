@@ -11,7 +11,7 @@ packages=(
   libssl-dev libsqlite3-dev libyaml-dev zlib1g-dev
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  python3-kubernetes python3-yaml openssl curl procps iproute2
+  python3-kubernetes python3-yaml openssl curl jq procps iproute2
 )
 
 missing=()

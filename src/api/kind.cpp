@@ -26,6 +26,7 @@ const KindRegistry& KindRegistry::builtin() {
     registerBatchKinds(r);
     registerAutoscalingKinds(r);
     registerPolicyKinds(r);
+    registerAuthKinds(r);
     registerRbacKinds(r);
     registerNetworkingKinds(r);
     registerStorageKinds(r);

@@ -46,6 +46,9 @@ struct KindInfo {
   bool has_scale = false;   // scale subresource (spec.replicas, status.replicas, selector)
   // Verbs served; empty = all of get list watch create update patch delete deletecollection.
   std::vector<std::string> verbs;
+  // A create-only review (SelfSubjectAccessReview, ...): the API server
+  // answers it from the request and stores nothing.
+  bool ephemeral = false;
   // Schema type name of the top-level object in this version (see schema.h).
   std::string schema_type;
 
@@ -111,6 +114,7 @@ void registerPolicyKinds(KindRegistry& r);     // policy/v1
 void registerRbacKinds(KindRegistry& r);       // rbac.authorization.k8s.io/v1
 void registerNetworkingKinds(KindRegistry& r);  // networking.k8s.io/v1
 void registerStorageKinds(KindRegistry& r);    // storage.k8s.io/v1
+void registerAuthKinds(KindRegistry& r);       // authentication.k8s.io/v1, authorization.k8s.io/v1 reviews
 void registerOtherKinds(KindRegistry& r);      // scheduling, node, coordination, discovery, certificates, events.k8s.io
 
 }  // namespace berth::api

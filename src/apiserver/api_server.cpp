@@ -38,14 +38,6 @@ Response textResponse(int status, std::string body) {
   return jsonResponse(status, std::move(body), "text/plain; charset=utf-8");
 }
 
-Result<FieldValidation> fieldValidation(const Request& req) {
-  auto v = req.queryParam("fieldValidation");
-  if (v.empty() || v == "Warn") return FieldValidation::kWarn;
-  if (v == "Strict") return FieldValidation::kStrict;
-  if (v == "Ignore") return FieldValidation::kIgnore;
-  return badRequest("fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\"");
-}
-
 Result<bool> dryRun(const Request& req) {
   auto vals = req.queryParams("dryRun");
   for (auto v : vals) {
@@ -62,6 +54,14 @@ void addWarnings(Response& r) {
   w.clear();
 }
 }  // namespace
+
+Result<FieldValidation> fieldValidation(const Request& req) {
+  auto v = req.queryParam("fieldValidation");
+  if (v.empty() || v == "Warn") return FieldValidation::kWarn;
+  if (v == "Strict") return FieldValidation::kStrict;
+  if (v == "Ignore") return FieldValidation::kIgnore;
+  return badRequest("fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\"");
+}
 
 Result<ResourcePath> parseResourcePath(const api::KindRegistry& kinds, const std::string& path) {
   auto seg = splitPath(path);
@@ -147,6 +147,8 @@ Response ApiServer::route(const Request& req, const std::shared_ptr<Responder>& 
   }
   Response d = discoveryResponse(registry_.kinds(), req, &handled);
   if (handled) return d;
+  Response legacy_binding = handleLegacyBinding(req, &handled);
+  if (handled) return legacy_binding;
   auto rp = parseResourcePath(registry_.kinds(), p);
   if (!rp.ok()) return errorResponse(rp.error());
   return handleResource(req, *rp, responder, streamed);
@@ -156,6 +158,7 @@ Response ApiServer::handleResource(const Request& req, ResourcePath& path,
                                    const std::shared_ptr<Responder>& responder, bool* streamed) {
   const auto& kind = *path.kind;
   const std::string& m = req.method;
+  if (kind.ephemeral) return handleReview(req, path);
   if (kind.namespaced && path.namespace_.empty() && (m == "POST" || !path.name.empty()))
     return errorResponse(pathNotFound());
   if (!path.subresource.empty()) {
@@ -169,6 +172,7 @@ Response ApiServer::handleResource(const Request& req, ResourcePath& path,
     }
     if (sub == "finalize" && is_ns && m == "PUT") return handleUpdate(req, path);
     if (sub == "scale" && kind.has_scale) return handleScale(req, path);
+    if (sub == "binding" && kind.group.empty() && kind.kind == "Pod") return handleBinding(req, path.namespace_, path.name);
     return errorResponse(pathNotFound());
   }
   if (m == "GET" || m == "HEAD") {

@@ -59,13 +59,28 @@ class ApiServer : public Handler {
   Response handleDelete(const Request& req, const ResourcePath& path);
   Response handleDeleteCollection(const Request& req, const ResourcePath& path);
   Response handleScale(const Request& req, const ResourcePath& path);
+  // POST of a create-only review kind (reviews.cpp).
+  Response handleReview(const Request& req, const ResourcePath& path);
   Response objectResponse(const Request& req, const ResourcePath& path, int status, const api::Object& obj);
+  // POST pods/{name}/binding, and the legacy POST namespaces/{ns}/bindings
+  // (name "" = the Binding's metadata.name) (binding.cpp).
+  Response handleBinding(const Request& req, const std::string& ns, const std::string& name);
+  // The legacy /api/v1/namespaces/{ns}/bindings collection; *handled = false
+  // for every other path.
+  Response handleLegacyBinding(const Request& req, bool* handled);
 
   Registry& registry_;
   Timers& timers_;
   Options options_;
   std::atomic<bool> ready_{false};
 };
+
+// The answer to a review (SelfSubjectAccessReview, SelfSubjectRulesReview,
+// SelfSubjectReview) asked by `user` (reviews.cpp).
+Result<api::Object> answerReview(const api::KindInfo& kind, api::Object review, const UserInfo& user);
+
+// fieldValidation query parameter (Warn when absent).
+Result<FieldValidation> fieldValidation(const Request& req);
 
 // Parses /api/... and /apis/... resource paths; nullopt-like error when the
 // path is not a resource path or names an unknown resource.

@@ -65,8 +65,35 @@ assert_eq "Scale" "$(jget "$OUT" '.resources[]|select(.name=="replicationcontrol
 run_ok "/openapi/v3" kubectl get --raw /openapi/v3
 assert_match "$(jget "$OUT" '.paths["api/v1"].serverRelativeURL')" '^/openapi/v3/api/v1' "openapi v3 api/v1"
 assert_match "$(jget "$OUT" '.paths["apis/apps/v1"].serverRelativeURL')" '^/openapi/v3/apis/apps/v1' "openapi v3 apps/v1"
+echo "== authentication and authorization reviews"
 run_ok "auth can-i" kubectl auth can-i create deployments
 assert_eq yes "$OUT" "admin can create deployments"
+run_ok "auth can-i in a namespace, with a name" kubectl auth can-i delete configmap/kube-root-ca.crt -n kube-system
+assert_eq yes "$OUT" "admin can delete a named configmap"
+run_ok "auth can-i --list" kubectl auth can-i --list
+assert_match "$OUT" $'\n\\*\\.\\* +\\[\\] +\\[\\] +\\[\\*\\]' "rules list every resource with every verb"
 run_ok "whoami" kubectl auth whoami
+assert_match "$OUT" 'Username +admin' "whoami names the admin user"
+assert_match "$OUT" 'Groups +\[system:masters system:authenticated\]' "whoami lists the admin groups"
+run_ok "whoami -o json" kubectl auth whoami -o json
+assert_eq "SelfSubjectReview" "$(jget "$OUT" .kind)" "whoami returns a SelfSubjectReview"
+assert_eq "authentication.k8s.io/v1" "$(jget "$OUT" .apiVersion)" "SelfSubjectReview apiVersion"
+api POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews -H 'Content-Type: application/json' \
+  -d '{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectAccessReview","spec":{}}'
+assert_eq 422 "$HTTP_CODE" "access review without attributes is invalid"
+assert_contains "$(jget "$BODY" .message)" "exactly one of nonResourceAttributes or resourceAttributes must be specified"
+api GET /apis/authorization.k8s.io/v1/selfsubjectaccessreviews
+assert_eq 405 "$HTTP_CODE" "access reviews are create-only"
+api_anon POST /apis/authentication.k8s.io/v1/selfsubjectreviews -H 'Content-Type: application/json' \
+  -d '{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}'
+assert_eq 401 "$HTTP_CODE" "whoami without credentials is unauthorized"
+run_ok "discovery lists the review resources" kubectl api-resources --api-group=authorization.k8s.io -o name
+assert_contains "$OUT" "selfsubjectaccessreviews.authorization.k8s.io"
+
+echo "== openapi schemas"
+run_ok "explain a field" kubectl explain deployment.spec.strategy
+assert_contains "$OUT" "rollingUpdate"
+run_ok "explain a pod container field" kubectl explain pod.spec.containers.resources
+assert_contains "$OUT" "limits"
 
 e2e_finish
