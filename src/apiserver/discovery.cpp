@@ -1,8 +1,12 @@
 // Discovery (aggregated apidiscovery.k8s.io/v2 and the legacy documents) and
 // a minimal OpenAPI v3, per KUBE-API.md.
 #include <functional>
+#include <map>
+#include <mutex>
 
 #include "api/object.h"
+#include "api/openapi_schema.h"
+#include "api/schema.h"
 #include "apiserver/api_server.h"
 #include "apiserver/status.h"
 
@@ -56,6 +60,8 @@ std::vector<std::tuple<std::string, json::object, std::vector<std::string>>> sub
     out.emplace_back("scale", gvk("autoscaling", "v1", "Scale"), std::vector<std::string>{"get", "patch", "update"});
   if (k.group.empty() && k.kind == "Namespace")
     out.emplace_back("finalize", gvk("", "v1", "Namespace"), std::vector<std::string>{"update"});
+  if (k.group.empty() && k.kind == "Pod")
+    out.emplace_back("binding", gvk("", "v1", "Binding"), std::vector<std::string>{"create"});
   return out;
 }
 
@@ -214,6 +220,7 @@ Response discoveryResponse(const api::KindRegistry& kinds, const Request& req, b
 namespace {
 json::object openapiDoc(const api::KindRegistry& kinds, const std::string& group, const std::string& version) {
   json::object paths;
+  json::object schemas;
   json::object field_validation{{"name", "fieldValidation"},
                                 {"in", "query"},
                                 {"description", "fieldValidation instructs the server on how to handle objects "
@@ -231,14 +238,30 @@ json::object openapiDoc(const api::KindRegistry& kinds, const std::string& group
                           {"x-kubernetes-action", action},
                           {"x-kubernetes-group-version-kind", x}};
     };
-    paths[item] = json::object{{"patch", op("patch", "patch")}, {"put", op("replace", "put")},
-                               {"get", json::object{{"x-kubernetes-action", "get"}, {"x-kubernetes-group-version-kind", x}}}};
+    if (!k->ephemeral)
+      paths[item] = json::object{{"patch", op("patch", "patch")}, {"put", op("replace", "put")},
+                                 {"get", json::object{{"x-kubernetes-action", "get"}, {"x-kubernetes-group-version-kind", x}}}};
     paths[coll] = json::object{{"post", op("create", "post")}};
+    if (auto type = api::SchemaRegistry::builtin().find(k->schema_type)) {
+      api::OpenApiGvk g{k->group, k->version, k->kind};
+      api::addOpenApiSchemas(*type, schemas, &g);
+    }
   }
   return json::object{{"openapi", "3.0.0"},
                       {"info", json::object{{"title", "Kubernetes"}, {"version", "v1.32.2"}}},
                       {"paths", std::move(paths)},
-                      {"components", json::object{{"schemas", json::object()}}}};
+                      {"components", json::object{{"schemas", std::move(schemas)}}}};
+}
+
+// The serialized OpenAPI document of a group version. The kinds never change
+// after startup, so each document is built once.
+const std::string& openapiText(const api::KindRegistry& kinds, const std::string& group, const std::string& version) {
+  static std::mutex mu;
+  static std::map<std::pair<const api::KindRegistry*, std::string>, std::string> cache;
+  std::lock_guard lock(mu);
+  auto& doc = cache[{&kinds, group + "/" + version}];
+  if (doc.empty()) doc = json::serialize(openapiDoc(kinds, group, version));
+  return doc;
 }
 
 std::string hashOf(const std::string& s) {
@@ -256,7 +279,7 @@ Response openapiResponse(const api::KindRegistry& kinds, const Request& req, boo
     json::object paths;
     auto add = [&](const std::string& g, const std::string& v) {
       std::string key = g.empty() ? "api/" + v : "apis/" + g + "/" + v;
-      std::string doc = json::serialize(openapiDoc(kinds, g, v));
+      const std::string& doc = openapiText(kinds, g, v);
       paths[key] = json::object{{"serverRelativeURL", "/openapi/v3/" + key + "?hash=" + hashOf(doc)}};
     };
     add("", "v1");
@@ -283,7 +306,7 @@ Response openapiResponse(const api::KindRegistry& kinds, const Request& req, boo
     for (auto& g : groups(kinds))
       if (g.name == group && std::find(g.versions.begin(), g.versions.end(), version) != g.versions.end()) known = true;
     if (known) {
-      Response r = jsonResponse(200, json::serialize(openapiDoc(kinds, group, version)));
+      Response r = jsonResponse(200, openapiText(kinds, group, version));
       r.headers.emplace_back("Cache-Control", "public, immutable");
       return r;
     }
