@@ -173,6 +173,27 @@ Response ApiServer::handleResource(const Request& req, ResourcePath& path,
     if (sub == "finalize" && is_ns && m == "PUT") return handleUpdate(req, path);
     if (sub == "scale" && kind.has_scale) return handleScale(req, path);
     if (sub == "binding" && kind.group.empty() && kind.kind == "Pod") return handleBinding(req, path.namespace_, path.name);
+    if (sub == "eviction" && kind.group.empty() && kind.kind == "Pod") {
+      // POST pods/{name}/eviction (Registry::evict, eviction.cpp): the answer
+      // is a Status whose code is the HTTP status.
+      if (m != "POST")
+        return errorResponse(
+            methodNotAllowed("the server does not allow this method on the requested resource"));
+      auto fv = fieldValidation(req);
+      if (!fv.ok()) return errorResponse(fv.error());
+      auto dr = dryRun(req);
+      if (!dr.ok()) return errorResponse(dr.error());
+      auto eviction = Registry::decodeEviction(req.header("content-type"), req.body, *fv);
+      if (!eviction.ok()) return errorResponse(eviction.error());
+      WriteOptions opts;
+      opts.dry_run = *dr;
+      opts.field_validation = *fv;
+      opts.user = req.user;
+      auto answer = registry_.evict(path.namespace_, path.name, *eviction, opts);
+      if (!answer.ok()) return errorResponse(answer.error());
+      int code = static_cast<int>(api::getInt(*answer, "code", 201));
+      return jsonResponse(code, json::value(*answer));
+    }
     return errorResponse(pathNotFound());
   }
   if (m == "GET" || m == "HEAD") {

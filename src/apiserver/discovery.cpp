@@ -62,6 +62,9 @@ std::vector<std::tuple<std::string, json::object, std::vector<std::string>>> sub
     out.emplace_back("finalize", gvk("", "v1", "Namespace"), std::vector<std::string>{"update"});
   if (k.group.empty() && k.kind == "Pod")
     out.emplace_back("binding", gvk("", "v1", "Binding"), std::vector<std::string>{"create"});
+  if (k.group.empty() && k.kind == "Pod")
+    out.emplace_back("eviction", gvk("policy", "v1", "Eviction"),
+                     std::vector<std::string>{"create"});
   return out;
 }
 
@@ -105,7 +108,8 @@ json::object resourceList(const api::KindRegistry& kinds, const std::string& gro
       s["singularName"] = "";
       s["namespaced"] = k->namespaced;
       if (!json::value_to<std::string>(kind["group"]).empty()) s["group"] = kind["group"];
-      if (name == "scale") s["version"] = "v1";
+      // kubectl drain needs group and version of pods/eviction.
+      if (name == "scale" || name == "eviction") s["version"] = "v1";
       s["kind"] = kind["kind"];
       s["verbs"] = toArray(verbs);
       resources.push_back(std::move(s));

@@ -134,6 +134,24 @@ class Registry {
   Result<api::Object> bind(const std::string& ns, const std::string& pod_name, const api::Object& binding,
                            const WriteOptions& opts);
 
+  // pods/eviction (eviction.cpp), as upstream's EvictionREST.Create: deletes
+  // the pod if its PodDisruptionBudget allows (decrementing
+  // status.disruptionsAllowed and recording status.disruptedPods[pod]), and
+  // at once for Pending, terminal or terminating pods. `eviction` is a
+  // policy/v1 (or v1beta1) Eviction whose deleteOptions are used for the
+  // delete; opts.dry_run is the request's dryRun. Returns the answer: a
+  // Success Status (code 201), or the Failure Status (code 500) upstream
+  // returns as a result when the pod has more than one budget. Errors: 404
+  // for a missing pod, 429 TooManyRequests (cause DisruptionBudget) when
+  // the budget refuses, 409 on a failed precondition.
+  Result<api::Object> evict(const std::string& ns, const std::string& pod_name,
+                            const api::Object& eviction, const WriteOptions& opts);
+  // Decodes a POST pods/{name}/eviction body: JSON or YAML through the
+  // policy/v1 Eviction schema (field validation as requested), or
+  // Kubernetes protobuf as client-go sends it (kubectl drain).
+  static Result<api::Object> decodeEviction(std::string_view content_type, const std::string& body,
+                                            FieldValidation validation);
+
   // Warnings produced by the last decode on this thread (fieldValidation=Warn).
   static std::vector<std::string>& threadWarnings();
 
