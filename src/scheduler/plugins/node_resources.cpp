@@ -1,0 +1,241 @@
+// NodeResourcesFit (filter + LeastAllocated / MostAllocated score) and
+// NodeResourcesBalancedAllocation, after upstream's noderesources package.
+
+#include <algorithm>
+#include <cmath>
+
+#include "scheduler/plugins/plugins.h"
+
+namespace berth::scheduler {
+
+namespace {
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// The pod's request for one resource as the allocation scorers count it
+// (calculatePodResourceRequest): with the scheduler's cpu / memory defaults
+// for containers without requests unless `use_requested`.
+int64_t podRequestFor(const PodInfo& pod, const std::string& name, bool use_requested) {
+  const PodResources& r = pod.resources;
+  if (name == "cpu") return use_requested ? r.requests.milli_cpu : r.non0_milli_cpu;
+  if (name == "memory") return use_requested ? r.requests.memory : r.non0_memory;
+  if (name == "ephemeral-storage") return r.requests.ephemeral_storage;
+  return r.requests.scalar(name);
+}
+
+// resourceAllocationScorer.calculateResourceAllocatableRequest: (allocatable,
+// requested incl. the pod); (0, 0) skips the resource.
+std::pair<int64_t, int64_t> allocatableAndRequested(const NodeInfo& node, const std::string& name,
+                                                    int64_t pod_request, bool use_requested) {
+  const Resource& requested = use_requested ? node.requested() : node.nonZeroRequested();
+  if (pod_request == 0 && isScalarResourceName(name)) return {0, 0};
+  if (name == "cpu") return {node.allocatable().milli_cpu, requested.milli_cpu + pod_request};
+  if (name == "memory") return {node.allocatable().memory, requested.memory + pod_request};
+  if (name == "ephemeral-storage")
+    return {node.allocatable().ephemeral_storage, node.requested().ephemeral_storage + pod_request};
+  for (const auto& [n, v] : node.allocatable().scalars)
+    if (n == name) return {v, node.requested().scalar(name) + pod_request};
+  return {0, 0};
+}
+
+int64_t leastRequestedScore(int64_t requested, int64_t capacity) {
+  if (capacity == 0 || requested > capacity) return 0;
+  return (capacity - requested) * kMaxNodeScore / capacity;
+}
+
+int64_t mostRequestedScore(int64_t requested, int64_t capacity) {
+  if (capacity == 0) return 0;
+  // Requests may exceed capacity because pods without requests count the
+  // defaults.
+  requested = std::min(requested, capacity);
+  return requested * kMaxNodeScore / capacity;
+}
+
+struct ScoreState : StateData {
+  std::vector<int64_t> pod_requests;  // in the order of the configured resources
+  std::shared_ptr<StateData> clone() const override { return std::make_shared<ScoreState>(*this); }
+};
+
+struct FitState : StateData {
+  Resource request;
+  std::shared_ptr<StateData> clone() const override { return std::make_shared<FitState>(*this); }
+};
+
+const std::string kFitPreFilterKey = "PreFilterNodeResourcesFit";
+const std::string kFitPreScoreKey = "PreScoreNodeResourcesFit";
+const std::string kBalancedPreScoreKey = "PreScoreNodeResourcesBalancedAllocation";
+
+class NodeResourcesFit final : public PreFilterPlugin,
+                               public FilterPlugin,
+                               public PreScorePlugin,
+                               public ScorePlugin {
+ public:
+  explicit NodeResourcesFit(const NodeResourcesFitArgs& args) : args_(args) {}
+  std::string_view name() const override { return kNodeResourcesFit; }
+
+  std::vector<ClusterEvent> eventsToRegister() const override {
+    // Node label / taint updates too (#109437: a Node/Add may be missed).
+    return {{EventResource::kPod, kDelete, "PodDelete"},
+            {EventResource::kNode,
+             kAdd | kUpdateNodeAllocatable | kUpdateNodeTaint | kUpdateNodeLabel, "Node"}};
+  }
+
+  PluginStatus preFilter(CycleState& state, const PodInfo& pod, PreFilterResult*) override {
+    auto s = std::make_shared<FitState>();
+    s->request = pod.resources.requests;
+    state.write(kFitPreFilterKey, s);
+    return {};
+  }
+
+  PluginStatus filter(const CycleState& state, const PodInfo&,
+                      const NodeInfo& node) const override {
+    auto* s = state.readAs<FitState>(kFitPreFilterKey);
+    if (!s)
+      return PluginStatus::error("error reading \"" + kFitPreFilterKey +
+                                 "\" from cycleState: not found");
+    auto insufficient =
+        fitsRequest(s->request, node, args_.ignored_resources, args_.ignored_resource_groups);
+    if (insufficient.empty()) return {};
+    std::vector<std::string> reasons;
+    for (auto& r : insufficient) reasons.push_back(std::move(r.reason));
+    return PluginStatus(Code::kUnschedulable, std::move(reasons));
+  }
+
+  PluginStatus preScore(CycleState& state, const PodInfo& pod,
+                        const std::vector<NodeInfo*>&) override {
+    auto s = std::make_shared<ScoreState>();
+    for (const auto& r : args_.resources)
+      s->pod_requests.push_back(podRequestFor(pod, r.name, false));
+    state.write(kFitPreScoreKey, s);
+    return {};
+  }
+
+  PluginStatus score(const CycleState& state, const PodInfo& pod, const NodeInfo& node,
+                     int64_t* out) const override {
+    std::vector<int64_t> reqs;
+    const std::vector<int64_t>* pod_requests = nullptr;
+    if (auto* s = state.readAs<ScoreState>(kFitPreScoreKey)) {
+      pod_requests = &s->pod_requests;
+    } else {
+      for (const auto& r : args_.resources) reqs.push_back(podRequestFor(pod, r.name, false));
+      pod_requests = &reqs;
+    }
+    int64_t node_score = 0, weight_sum = 0;
+    for (size_t i = 0; i < args_.resources.size(); ++i) {
+      auto [alloc, requested] =
+          allocatableAndRequested(node, args_.resources[i].name, (*pod_requests)[i], false);
+      if (alloc == 0) continue;
+      int64_t w = args_.resources[i].weight;
+      int64_t v = args_.strategy == ScoringStrategy::kMostAllocated
+                      ? mostRequestedScore(requested, alloc)
+                      : leastRequestedScore(requested, alloc);
+      node_score += v * w;
+      weight_sum += w;
+    }
+    *out = weight_sum == 0 ? 0 : node_score / weight_sum;
+    return {};
+  }
+
+ private:
+  NodeResourcesFitArgs args_;
+};
+
+class BalancedAllocation final : public PreScorePlugin, public ScorePlugin {
+ public:
+  explicit BalancedAllocation(const BalancedAllocationArgs& args) : args_(args) {}
+  std::string_view name() const override { return kNodeResourcesBalancedAllocation; }
+
+  PluginStatus preScore(CycleState& state, const PodInfo& pod,
+                        const std::vector<NodeInfo*>&) override {
+    auto s = std::make_shared<ScoreState>();
+    for (const auto& r : args_.resources)
+      s->pod_requests.push_back(podRequestFor(pod, r.name, true));
+    state.write(kBalancedPreScoreKey, s);
+    return {};
+  }
+
+  // balancedResourceScorer: 1 - the standard deviation of the requested
+  // fractions (each capped at 1), scaled to [0, 100].
+  PluginStatus score(const CycleState& state, const PodInfo& pod, const NodeInfo& node,
+                     int64_t* out) const override {
+    std::vector<int64_t> reqs;
+    const std::vector<int64_t>* pod_requests = nullptr;
+    if (auto* s = state.readAs<ScoreState>(kBalancedPreScoreKey)) {
+      pod_requests = &s->pod_requests;
+    } else {
+      for (const auto& r : args_.resources) reqs.push_back(podRequestFor(pod, r.name, true));
+      pod_requests = &reqs;
+    }
+    std::vector<double> fractions;
+    double total = 0;
+    for (size_t i = 0; i < args_.resources.size(); ++i) {
+      auto [alloc, requested] =
+          allocatableAndRequested(node, args_.resources[i].name, (*pod_requests)[i], true);
+      if (alloc == 0) continue;
+      double f = std::min(1.0, static_cast<double>(requested) / static_cast<double>(alloc));
+      total += f;
+      fractions.push_back(f);
+    }
+    double std_dev = 0;
+    if (fractions.size() == 2) {
+      std_dev = std::fabs((fractions[0] - fractions[1]) / 2);
+    } else if (fractions.size() > 2) {
+      double mean = total / static_cast<double>(fractions.size());
+      double sum = 0;
+      for (double f : fractions) sum += (f - mean) * (f - mean);
+      std_dev = std::sqrt(sum / static_cast<double>(fractions.size()));
+    }
+    *out = static_cast<int64_t>((1 - std_dev) * static_cast<double>(kMaxNodeScore));
+    return {};
+  }
+
+ private:
+  BalancedAllocationArgs args_;
+};
+
+}  // namespace
+
+std::vector<InsufficientResource> fitsRequest(const Resource& req, const NodeInfo& node,
+                                              const std::vector<std::string>& ignored_resources,
+                                              const std::vector<std::string>& ignored_groups) {
+  std::vector<InsufficientResource> out;
+  const Resource& alloc = node.allocatable();
+  const Resource& used = node.requested();
+  int64_t pods = static_cast<int64_t>(node.pods().size());
+  if (pods + 1 > alloc.allowed_pod_number)
+    out.push_back({"pods", kReasonTooManyPods, 1, pods, alloc.allowed_pod_number});
+  if (req.isEmptyRequest()) return out;
+  if (req.milli_cpu > 0 && req.milli_cpu > alloc.milli_cpu - used.milli_cpu)
+    out.push_back({"cpu", "Insufficient cpu", req.milli_cpu, used.milli_cpu, alloc.milli_cpu});
+  if (req.memory > 0 && req.memory > alloc.memory - used.memory)
+    out.push_back({"memory", "Insufficient memory", req.memory, used.memory, alloc.memory});
+  if (req.ephemeral_storage > 0 &&
+      req.ephemeral_storage > alloc.ephemeral_storage - used.ephemeral_storage)
+    out.push_back({"ephemeral-storage", "Insufficient ephemeral-storage", req.ephemeral_storage,
+                   used.ephemeral_storage, alloc.ephemeral_storage});
+  for (const auto& [name, q] : req.scalars) {
+    if (q == 0) continue;
+    // Ignored resources / groups only apply to extended resources.
+    bool extended =
+        name.find('/') != std::string::npos && name.find("kubernetes.io/") == std::string::npos;
+    if (extended) {
+      if (contains(ignored_resources, name)) continue;
+      if (contains(ignored_groups, name.substr(0, name.find('/')))) continue;
+    }
+    if (q > alloc.scalar(name) - used.scalar(name))
+      out.push_back({name, "Insufficient " + name, q, used.scalar(name), alloc.scalar(name)});
+  }
+  return out;
+}
+
+std::shared_ptr<Plugin> newNodeResourcesFit(const ProfileConfig& config, Handle&) {
+  return std::make_shared<NodeResourcesFit>(config.fit);
+}
+
+std::shared_ptr<Plugin> newBalancedAllocation(const ProfileConfig& config, Handle&) {
+  return std::make_shared<BalancedAllocation>(config.balanced);
+}
+
+}  // namespace berth::scheduler
