@@ -3,6 +3,7 @@
 #include "api/object.h"
 #include "apiserver/api_server.h"
 #include "apiserver/registry/selection.h"
+#include "apiserver/registry/watch_filter.h"
 #include "apiserver/status.h"
 #include "common/log.h"
 
@@ -129,27 +130,10 @@ void ApiServer::handleWatch(const Request& req, const ResourcePath& path,
       deliver(std::move(line));
       return;
     }
-    storage::KeyValue kv = ev.kv.decoded ? ev.kv : Registry::decorate(kinds, ev.kv);
-    auto* attrs = static_cast<const ObjectAttrs*>(kv.decoded.get());
-    if (!attrs) return;
-    const char* type = typeName(ev.type);
-    if (!selection->empty()) {
-      bool now_matches = selection->matches(*attrs);
-      if (ev.type == storage::EventType::kModified) {
-        bool was_matching = false;
-        if (ev.prev_value) {
-          storage::KeyValue prev{kv.key, ev.prev_value, kv.create_revision, kv.mod_revision, nullptr};
-          prev = Registry::decorate(kinds, std::move(prev));
-          if (auto* pa = static_cast<const ObjectAttrs*>(prev.decoded.get())) was_matching = selection->matches(*pa);
-        }
-        if (now_matches && !was_matching) type = "ADDED";
-        else if (!now_matches && was_matching) type = "DELETED";
-        else if (!now_matches) return;
-      } else if (!now_matches) {
-        return;
-      }
-    }
-    std::string line = encode(type, kv);
+    storage::KeyValue kv;
+    auto type = selectWatchEvent(kinds, *selection, ev, &kv);
+    if (!type) return;
+    std::string line = encode(typeName(*type), kv);
     if (!line.empty()) deliver(std::move(line));
   };
   sink.on_close = [state](const Error& e) {
