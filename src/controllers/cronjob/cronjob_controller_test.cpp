@@ -211,7 +211,8 @@ TEST_F(CronJobTest, ForbidSkipsWhileAJobRuns) {
             "2024-03-01T10:11:00Z");
   clock_.set(at("2024-03-01T10:11:00Z"));
   syncNow();
-  EXPECT_EQ(activeNames(), (std::vector<std::string>{minutesName("hello", "2024-03-01T10:10:00Z")}));
+  EXPECT_EQ(activeNames(),
+            (std::vector<std::string>{minutesName("hello", "2024-03-01T10:10:00Z")}));
   EXPECT_TRUE(hasEvent("SawCompletedJob: Saw completed job: " +
                        minutesName("hello", "2024-03-01T10:05:00Z") + ", status: Complete"));
   EXPECT_EQ(jobs().size(), 2u);
