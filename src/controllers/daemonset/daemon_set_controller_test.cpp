@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <set>
 
 #include "api/kinds/access.h"
@@ -627,6 +629,59 @@ TEST_F(DaemonSetTest, DeletedDaemonSetForgetsExpectations) {
   informers_.forKind(ds_kind_).injectDelete("default/agent");
   EXPECT_FALSE(dsc_->expectations().get("default/agent").has_value());
   EXPECT_TRUE(dsc_->sync("default/agent").ok());
+}
+
+// The controller as the server runs it: informers watching the (fake) API,
+// workers started; a DaemonSet lands one pod per node without any sync
+// called by hand.
+TEST(DaemonSetControllerRunning, LandsOnePodPerNode) {
+  FakeClock clock(t0());
+  client::FakeClient fake(clock);
+  const api::KindInfo& pod_kind = client::kind("", "Pod");
+  for (const char* name : {"n1", "n2", "n3"}) {
+    Object n;
+    n["metadata"] = json::object{{"name", name}};
+    n["spec"] = json::object();
+    fake.add(client::kind("", "Node"), n);
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  auto count_pods = [&] {
+    auto list = fake.list(pod_kind, "default", {});
+    return list.ok() ? list->items.size() : 0u;
+  };
+  auto watch = fake.watch(pod_kind, "", {}, [&](const client::Event&) {
+    std::lock_guard lock(mu);
+    cv.notify_all();
+  });
+  ASSERT_TRUE(watch.ok());
+  {
+    client::InformerFactory informers(fake);
+    client::EventRecorder recorder(fake, clock, "daemonset-controller");
+    DaemonSetController dsc(fake, informers, recorder, clock, 2);
+    informers.start();
+    dsc.start();
+    Object ds;
+    ds["apiVersion"] = "apps/v1";
+    ds["kind"] = "DaemonSet";
+    ds["metadata"] = json::object{{"name", "agent"}, {"namespace", "default"}};
+    ds["spec"] = json::parse(R"({"selector":{"matchLabels":{"app":"agent"}},
+        "template":{"metadata":{"labels":{"app":"agent"}},"spec":{"containers":[{"name":"c","image":"x"}]}},
+        "updateStrategy":{"type":"RollingUpdate","rollingUpdate":{"maxUnavailable":1}}})");
+    ASSERT_TRUE(fake.create(client::kind("apps", "DaemonSet"), ds).ok());
+    {
+      std::unique_lock lock(mu);
+      ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return count_pods() >= 3; }));
+    }
+    dsc.stop();
+    informers.stop();
+  }
+  (*watch)->stop();
+  std::set<std::string> nodes;
+  auto list = fake.list(pod_kind, "default", {});
+  for (const auto& p : list->items) nodes.insert(targetNodeName(*p).value_or(""));
+  EXPECT_EQ(nodes, (std::set<std::string>{"n1", "n2", "n3"}));
+  EXPECT_EQ(list->items.size(), 3u);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <set>
 
 #include "api/kinds/access.h"
@@ -574,6 +576,70 @@ TEST_F(JobTest, DeletedJobIsForgotten) {
   EXPECT_TRUE(jc_->sync("default/pi").ok());
   EXPECT_FALSE(jc_->expectations().get("default/pi").has_value());
   EXPECT_FALSE(jc_->sync("nonamespace").ok());
+}
+
+// The controller with running informers and workers: a Job completes once
+// its pod succeeds, without any sync called by hand.
+TEST(JobControllerRunning, AJobCompletes) {
+  FakeClock clock(t0());
+  client::FakeClient fake(clock);
+  const api::KindInfo& pod_kind = client::kind("", "Pod");
+  const api::KindInfo& job_kind = client::kind("batch", "Job");
+  std::mutex mu;
+  std::condition_variable cv;
+  auto notify = [&](const client::Event&) {
+    std::lock_guard lock(mu);
+    cv.notify_all();
+  };
+  auto pod_watch = fake.watch(pod_kind, "", {}, notify);
+  auto job_watch = fake.watch(job_kind, "", {}, notify);
+  ASSERT_TRUE(pod_watch.ok() && job_watch.ok());
+  auto first_pod = [&]() -> ObjectPtr {
+    auto list = fake.list(pod_kind, "default", {});
+    return list.ok() && !list->items.empty() ? list->items.front() : nullptr;
+  };
+  {
+    client::InformerFactory informers(fake);
+    client::EventRecorder recorder(fake, clock, "job-controller");
+    JobController jc(fake, informers, recorder, clock, 2);
+    informers.start();
+    jc.start();
+    Object job;
+    json::object labels{{"batch.kubernetes.io/controller-uid", "u1"}};
+    job["metadata"] = json::object{{"name", "pi"}, {"namespace", "default"}, {"uid", "u1"}};
+    job["spec"] =
+        json::object{{"completions", 1},
+                     {"parallelism", 1},
+                     {"backoffLimit", 6},
+                     {"selector", json::object{{"matchLabels", labels}}},
+                     {"template", json::object{{"metadata", json::object{{"labels", labels}}},
+                                               {"spec", json::parse(R"({"restartPolicy":"Never",
+                                                             "containers":[{"name":"pi","image":"perl"}]})")}}}};
+    fake.add(job_kind, job);
+    {
+      std::unique_lock lock(mu);
+      ASSERT_TRUE(
+          cv.wait_for(lock, std::chrono::seconds(30), [&] { return first_pod() != nullptr; }));
+    }
+    // The agent runs it to success.
+    Object pod = *first_pod();
+    pod["status"] = json::object{{"phase", "Succeeded"}};
+    ASSERT_TRUE(fake.update(pod_kind, pod, client::Subresource::kStatus).ok());
+    {
+      std::unique_lock lock(mu);
+      ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] {
+        ObjectPtr j = fake.find(job_kind, "default", "pi");
+        return j && jobFinishedType(*j) == "Complete";
+      }));
+    }
+    jc.stop();
+    informers.stop();
+  }
+  (*pod_watch)->stop();
+  (*job_watch)->stop();
+  ObjectPtr done = fake.find(job_kind, "default", "pi");
+  EXPECT_EQ(api::intAt(*done, {"status", "succeeded"}).value_or(0), 1);
+  EXPECT_FALSE(hasJobTrackingFinalizer(*first_pod()));
 }
 
 }  // namespace
