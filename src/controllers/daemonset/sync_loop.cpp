@@ -69,6 +69,12 @@ std::chrono::milliseconds SyncLoop::backoffFor(int failures) {
 }
 
 void SyncLoop::process(const std::string& key) {
+  {
+    // Only the delay the latest sync asked for is kept, so keys of deleted
+    // objects do not pile up.
+    std::lock_guard lock(state_mu_);
+    delays_.erase(key);
+  }
   Status s = sync_(key);
   int n = 0;
   {
