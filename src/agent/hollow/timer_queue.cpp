@@ -73,11 +73,13 @@ void TimerQueue::loop() {
     runDue(clock_.now());
     std::unique_lock lock(mu_);
     if (stopping_) return;
-    auto wait = kMaxWait;
+    std::chrono::nanoseconds wait = kMaxWait;
     if (!heap_.empty()) {
+      // Nanoseconds, not milliseconds: a timer due in under a millisecond
+      // must be waited for, not spun on.
       auto until =
-          std::chrono::duration_cast<std::chrono::milliseconds>(heap_.top().at - clock_.now());
-      if (until < wait) wait = std::max(until, std::chrono::milliseconds(0));
+          std::chrono::duration_cast<std::chrono::nanoseconds>(heap_.top().at - clock_.now());
+      if (until < wait) wait = until;
     }
     if (wait.count() > 0) cv_.wait_for(lock, wait);
     if (stopping_) return;
