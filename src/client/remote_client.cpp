@@ -837,6 +837,7 @@ struct RemoteWatchState {
   std::mutex mu;  // guards stream and wakes retry waits
   std::condition_variable cv;
   WatchStream* stream = nullptr;
+  std::mutex join_mu;  // stop() may come from the owner and the client's destructor at once
   std::thread thread;
 };
 
@@ -855,6 +856,7 @@ class RemoteWatch : public Watch {
       if (s->stream) s->stream->cancel();
     }
     s->cv.notify_all();
+    std::lock_guard join_lock(s->join_mu);
     if (!s->thread.joinable()) return;
     // From inside the handler (not allowed, but not a deadlock): the thread
     // sees `stopped` when the handler returns.
