@@ -88,7 +88,7 @@ Status HollowNodeSet::start() {
     if (started_) return okStatus();
     started_ = true;
   }
-  for (const auto& node : nodes_) queue_.add(kRegisterPrefix + node->id.name);
+  for (const auto& node : nodes_) enqueue(kRegisterPrefix + node->id.name);
   pod_informer_ = &informers_.forKind(pod_kind_);
   std::weak_ptr<Guard> weak = guard_;
   auto with_self = [weak](auto fn) {
@@ -110,14 +110,17 @@ Status HollowNodeSet::start() {
   pod_informer_->addHandlers(std::move(handlers));
   if (options_.run_threads) {
     timers_.start();
+    auto work = [this](KeyQueue* queue) {
+      std::string key;
+      while (queue->get(&key)) {
+        process(key);
+        queue->done(key);
+      }
+    };
+    for (int i = 0; i < std::max(1, options_.node_workers); ++i)
+      workers_.emplace_back(work, &node_queue_);
     for (int i = 0; i < std::max(1, options_.workers); ++i)
-      workers_.emplace_back([this] {
-        std::string key;
-        while (queue_.get(&key)) {
-          process(key);
-          queue_.done(key);
-        }
-      });
+      workers_.emplace_back(work, &pod_queue_);
     informers_.start();
   }
   BERTH_LOG(kInfo, kComponent) << "hollow nodes starting count=" << options_.count
@@ -140,7 +143,8 @@ void HollowNodeSet::stop(bool delete_nodes) {
     stopped_ = true;
   }
   timers_.stop();
-  queue_.shutdown();
+  node_queue_.shutdown();
+  pod_queue_.shutdown();
   for (auto& t : workers_) t.join();
   workers_.clear();
   if (delete_nodes) {
@@ -159,13 +163,17 @@ void HollowNodeSet::step() {
   for (int i = 0; i < 1000000; ++i) {
     timers_.runDue(clock_.now());
     std::string key;
-    if (!queue_.tryGet(&key)) {
-      auto next = timers_.nextDue();
-      if (!next || *next > clock_.now()) return;
-      continue;
+    KeyQueue* queue = &node_queue_;
+    if (!queue->tryGet(&key)) {
+      queue = &pod_queue_;
+      if (!queue->tryGet(&key)) {
+        auto next = timers_.nextDue();
+        if (!next || *next > clock_.now()) return;
+        continue;
+      }
     }
     process(key);
-    queue_.done(key);
+    queue->done(key);
   }
   BERTH_LOG(kError, kComponent) << "step did not settle";
 }
@@ -191,16 +199,26 @@ void HollowNodeSet::process(const std::string& key) {
   }
 }
 
+void HollowNodeSet::enqueue(const std::string& key) {
+  // Pods wait in their own queue: a burst of 150,000 pod starts must not
+  // hold back lease renewals, or the node lifecycle controller would see
+  // the nodes go silent (the kubelet's lease loop is independent too).
+  if (key.rfind(kPodPrefix, 0) == 0)
+    pod_queue_.add(key);
+  else
+    node_queue_.add(key);
+}
+
 void HollowNodeSet::retryLater(const std::string& key) {
   errors_++;
-  timers_.schedule(clock_.now() + options_.retry_delay, [this, key] { queue_.add(key); });
+  timers_.schedule(clock_.now() + options_.retry_delay, [this, key] { enqueue(key); });
 }
 
 void HollowNodeSet::schedulePeriodic(const std::string& prefix, const std::string& name,
                                      TimePoint first, std::chrono::seconds period) {
   // The timer re-arms itself; the work it queues checks whether the node is dark.
   timers_.schedule(first, [this, prefix, name, first, period] {
-    queue_.add(prefix + name);
+    enqueue(prefix + name);
     schedulePeriodic(prefix, name, first + period, period);
   });
 }
@@ -358,7 +376,7 @@ void HollowNodeSet::updateNodeStatus(const std::string& name) {
       }
       node.lease.reset();
     }
-    queue_.add(kRegisterPrefix + name);
+    enqueue(kRegisterPrefix + name);
     return;
   }
   retryLater(kStatusPrefix + name);
@@ -378,9 +396,9 @@ void HollowNodeSet::setDark(const std::string& name, bool dark) {
     node.conditions.reset(clock_.now());
     pods.assign(node.pods.begin(), node.pods.end());
   }
-  queue_.add(kStatusPrefix + name);
-  queue_.add(kLeasePrefix + name);
-  for (const auto& key : pods) queue_.add(kPodPrefix + key);
+  enqueue(kStatusPrefix + name);
+  enqueue(kLeasePrefix + name);
+  for (const auto& key : pods) enqueue(kPodPrefix + key);
 }
 
 void HollowNodeSet::setHealth(const std::string& name, const NodeHealth& health) {
@@ -390,7 +408,7 @@ void HollowNodeSet::setHealth(const std::string& name, const NodeHealth& health)
     if (it == by_name_.end()) return;
     nodes_[it->second]->health = health;
   }
-  queue_.add(kStatusPrefix + name);
+  enqueue(kStatusPrefix + name);
 }
 
 // --- pods ------------------------------------------------------------------
@@ -459,7 +477,7 @@ void HollowNodeSet::onPodUpsert(const ObjectPtr& pod) {
     }
     if (api::at(*pod, {"metadata", "deletionTimestamp"})) pit->second->deleting = true;
   }
-  queue_.add(kPodPrefix + key);
+  enqueue(kPodPrefix + key);
 }
 
 void HollowNodeSet::onPodDelete(const ObjectPtr& pod) {
@@ -484,7 +502,7 @@ void HollowNodeSet::schedulePodTimerLocked(const std::string& key, PodEntry& ent
       if (it == pods_.end() || !it->second->timer_at || *it->second->timer_at != at) return;
       it->second->timer_at.reset();
     }
-    queue_.add(kPodPrefix + key);
+    enqueue(kPodPrefix + key);
   });
 }
 

@@ -8,8 +8,9 @@
 // small machine. There is no thread per node: one shared pod informer
 // (filtered by node name here, instead of one field-selector watch per
 // node), one timer heap for every lease renewal (spread over the renew
-// period), status refresh and scripted pod transition, and a small worker
-// pool that performs the API writes from a de-duplicating key queue.
+// period), status refresh and scripted pod transition, and two small worker
+// pools that perform the API writes from de-duplicating key queues (node
+// work apart from pod work, so pod bursts never delay lease renewals).
 //
 // Run mode (Options::run_threads) uses real threads and follows the Clock.
 // Test mode has no threads: step() fires the timers due at the clock's
@@ -66,7 +67,10 @@ struct HollowOptions {
   std::chrono::seconds status_update_interval{60};
   // How long a failed write waits before it is retried.
   Duration retry_delay{std::chrono::seconds(1)};
+  // Threads writing pod status (and confirming deletions).
   int workers = 8;
+  // Threads for node registration, lease renewals and heartbeats.
+  int node_workers = 2;
   bool run_threads = true;
 };
 
@@ -132,6 +136,7 @@ class HollowNodeSet {
   void schedulePodTimerLocked(const std::string& key, PodEntry& entry, TimePoint at);
   std::string allocateIpLocked(NodeState& node, const std::string& wanted);
   void releaseIpLocked(NodeState& node, const std::string& ip);
+  void enqueue(const std::string& key);
   void retryLater(const std::string& key);
   void schedulePeriodic(const std::string& prefix, const std::string& name, TimePoint first,
                         std::chrono::seconds period);
@@ -153,7 +158,10 @@ class HollowNodeSet {
   size_t registered_ = 0;
 
   TimerQueue timers_;
-  KeyQueue queue_;
+  // Node work (registration, leases, heartbeats) and pod work have separate
+  // queues and workers, so pod bursts never delay a lease renewal.
+  KeyQueue node_queue_;
+  KeyQueue pod_queue_;
   std::vector<std::thread> workers_;
   std::shared_ptr<Guard> guard_;
   bool started_ = false;

@@ -246,6 +246,24 @@ TEST_F(HollowNodeSetTest, PodPendingRunningReady) {
   EXPECT_EQ(writes, 3u);  // Pending, Running, Ready
 }
 
+TEST_F(HollowNodeSetTest, PodBacklogDoesNotDelayLeaseRenewal) {
+  makeSet(1);
+  // Twenty pods arrive (queued, not yet processed) just before the renewal is due.
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(
+        fake_
+            .create(pods_, parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p)" +
+                                 std::to_string(i) + R"(","namespace":"default"},
+        "spec":{"nodeName":"hollow-node-0","containers":[{"name":"app","image":"nginx"}]}})"))
+            .ok());
+  fake_.clearActions();
+  advance(seconds(10));
+  std::vector<client::Action> writes = fake_.writes();
+  ASSERT_EQ(writes.size(), 21u);
+  EXPECT_EQ(writes.front().resource, "leases");
+  EXPECT_EQ(writes.back().resource, "pods");
+}
+
 TEST_F(HollowNodeSetTest, PodIpsUniquePerNodeAndReleased) {
   makeSet(2);
   createPod("a", "hollow-node-0");
