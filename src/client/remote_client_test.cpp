@@ -124,6 +124,10 @@ TEST(RemoteClientConfig, KubeconfigAsBerthWritesIt) {
 TEST(RemoteClientConfig, KubeconfigFilesRelativeToItsDirectory) {
   char tmpl[] = "/tmp/berth-kubeconfig-XXXXXX";
   std::string dir = mkdtemp(tmpl);
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() { std::filesystem::remove_all(dir); }
+  } cleanup{dir};
   auto ca = apiserver::auth::generateCa();
   ASSERT_TRUE(ca.ok());
   std::ofstream(dir + "/ca.crt") << ca->cert_pem;
@@ -157,7 +161,6 @@ users:
   auto missing = RemoteClient::parseKubeconfig("current-context: nowhere\ncontexts: []\n");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().message, "kubeconfig: no context \"nowhere\"");
-  std::filesystem::remove_all(dir);
 }
 
 // ---- watch streams against a scripted API ----------------------------------------
