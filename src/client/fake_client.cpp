@@ -749,7 +749,7 @@ Result<ObjectPtr> FakeClient::removeObject(const api::KindInfo& kind, const std:
       return apiserver::conflict(kind.group, kind.resource, name,
                                  "Precondition failed: ResourceVersion in precondition: " +
                                      opts.precondition_resource_version +
-                                     ", ResourceVersion in meta: " + rvOf(*current));
+                                     ", ResourceVersion in object meta: " + rvOf(*current));
     // Mirrors Registry::remove: propagation finalizers, namespace
     // Terminating, graceful pod deletion, finalizers holding the object.
     Object next = *current;

@@ -499,11 +499,17 @@ Result<Object> Registry::updateLocked(const api::KindInfo& kind, const std::stri
     return errs.toError(kind.group, kind.kind, name);
   }
   if (opts.subresource == Subresource::kStatus) {
-    // Status updates change only status (upstream status strategies reset
-    // everything else to the stored object).
+    // Status updates change status and annotations: upstream's status
+    // strategies reset spec (and, for workloads, labels) to the stored
+    // object, and controllers record e.g. deployment.kubernetes.io/revision
+    // with their status writes.
     Object next = old;
     if (auto* st = obj.if_contains("status")) next["status"] = *st;
     else next.erase("status");
+    auto& next_md = api::mutableMetadata(next);
+    const Object* want_md = api::metadata(obj);
+    if (want_md && want_md->contains("annotations")) next_md["annotations"] = want_md->at("annotations");
+    else next_md.erase("annotations");
     obj = std::move(next);
   } else if (opts.subresource == Subresource::kFinalize) {
     Object next = old;
@@ -537,7 +543,12 @@ Result<Object> Registry::updateLocked(const api::KindInfo& kind, const std::stri
   if (opts.dry_run) return obj;
   std::string k = key(kind, ns, name);
   Object stored = toStorage(kind, obj);
-  if (isTerminating(stored) && !hasFinalizers(stored)) {
+  // Upstream's ShouldDeleteDuringUpdate: the object goes once no finalizer
+  // remains, if a delete was requested and its grace period is over (0 or
+  // none); a pod in its grace period waits for the agent's final delete.
+  const json::value* grace = api::findPath(old, "metadata.deletionGracePeriodSeconds");
+  const bool grace_over = !grace || !grace->is_int64() || grace->get_int64() == 0;
+  if (isTerminating(old) && !hasFinalizers(stored) && grace_over) {
     return finishDeleteIfReady(kind, k, std::move(stored), current.mod_revision);
   }
   auto res = store_->update(k, stripRv(std::move(stored)), current.mod_revision);
@@ -639,7 +650,7 @@ Result<DeleteResult> Registry::remove(const api::KindInfo& kind, const std::stri
         opts.precondition_resource_version != std::to_string(current.mod_revision))
       return conflict(kind.group, kind.resource, name,
                       "Precondition failed: ResourceVersion in precondition: " + opts.precondition_resource_version +
-                          ", ResourceVersion in meta: " + std::to_string(current.mod_revision));
+                          ", ResourceVersion in object meta: " + std::to_string(current.mod_revision));
     Object next = stored;
     auto& md = api::mutableMetadata(next);
     bool pending = false;
