@@ -1,0 +1,489 @@
+#include "bench/scheduler_bench.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "api/kind.h"
+#include "api/kinds/access.h"
+#include "api/object.h"
+#include "apiserver/registry/registry.h"
+#include "client/event_recorder.h"
+#include "client/informer.h"
+#include "client/inprocess_client.h"
+#include "common/log.h"
+#include "scheduler/scheduler.h"
+#include "storage/sqlite/sqlite_store.h"
+#include "storage/watch_cache.h"
+
+namespace berth::bench {
+
+namespace {
+
+namespace json = boost::json;
+using SteadyClock = std::chrono::steady_clock;
+
+struct Options {
+  int nodes = 100;
+  int pods = 3000;
+  scheduler::ScoringStrategy strategy = scheduler::ScoringStrategy::kLeastAllocated;
+  int clients = 16;
+  int parallelism = 0;
+  int binders = 64;
+  double timeout_s = 300;
+  // All nodes 4c/16Gi instead of four shapes (the bin-packing lower bound is
+  // then tight).
+  bool uniform = false;
+};
+
+int usage() {
+  std::fprintf(
+      stderr,
+      "usage: berth bench scheduler [--nodes N] [--pods M] [--strategy least|most] [--clients C]\n"
+      "                             [--parallelism P] [--binders B] [--timeout SECONDS] "
+      "[--uniform]\n");
+  return 2;
+}
+
+std::string loadavg() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+double secondsSince(SteadyClock::time_point t) {
+  return std::chrono::duration<double>(SteadyClock::now() - t).count();
+}
+
+// The API server's storage and registry without the HTTP layer: what the
+// scheduler inside `berth server` talks to through the in-process client.
+struct Stack {
+  std::string dir;
+  std::shared_ptr<storage::SqliteStore> backend;
+  std::shared_ptr<storage::WatchCache> cache;
+  std::unique_ptr<apiserver::Registry> registry;
+  std::unique_ptr<client::InProcessClient> client;
+
+  static Result<std::unique_ptr<Stack>> start() {
+    auto s = std::make_unique<Stack>();
+    char tmpl[] = "/tmp/berth-sched-bench-XXXXXX";
+    if (!::mkdtemp(tmpl)) return makeError(ErrorCode::kInternal, "mkdtemp failed");
+    s->dir = tmpl;
+    BERTH_ASSIGN_OR_RETURN(auto backend, storage::SqliteStore::open(s->dir + "/state.db"));
+    s->backend = std::move(backend);
+    const api::KindRegistry& kinds = api::KindRegistry::builtin();
+    storage::WatchCacheOptions wo;
+    wo.decorate = [&kinds](storage::KeyValue kv) {
+      return apiserver::Registry::decorate(kinds, std::move(kv));
+    };
+    BERTH_ASSIGN_OR_RETURN(auto cache, storage::WatchCache::create(s->backend, wo));
+    s->cache = std::move(cache);
+    s->registry = std::make_unique<apiserver::Registry>(kinds, s->cache, RealClock::instance(),
+                                                        apiserver::Registry::Options{});
+    s->client = std::make_unique<client::InProcessClient>(*s->registry);
+    return s;
+  }
+
+  ~Stack() {
+    client.reset();
+    registry.reset();
+    cache.reset();
+    backend.reset();
+    if (!dir.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  }
+};
+
+// Node shapes (cpu cores, memory GiB), cycled over the nodes.
+struct Shape {
+  int cpu;
+  int mem_gib;
+};
+constexpr Shape kShapes[] = {{4, 16}, {8, 32}, {4, 8}, {2, 8}};
+constexpr int kMaxPodsPerNode = 110;
+
+const Shape& shapeOf(int i, bool uniform) { return kShapes[uniform ? 0 : i % 4]; }
+
+json::object nodeObject(int i, bool uniform) {
+  const Shape& s = shapeOf(i, uniform);
+  std::string name = "node-" + std::to_string(i);
+  json::object alloc{{"cpu", std::to_string(s.cpu)},
+                     {"memory", std::to_string(s.mem_gib) + "Gi"},
+                     {"pods", std::to_string(kMaxPodsPerNode)}};
+  return json::object{
+      {"apiVersion", "v1"},
+      {"kind", "Node"},
+      {"metadata", json::object{{"name", name},
+                                {"labels", json::object{{"kubernetes.io/hostname", name},
+                                                        {"topology.kubernetes.io/zone",
+                                                         "zone-" + std::to_string(i % 3)}}}}},
+      {"status", json::object{{"capacity", alloc},
+                              {"allocatable", alloc},
+                              {"conditions",
+                               json::array{json::object{{"type", "Ready"}, {"status", "True"}}}}}}};
+}
+
+// Pod i's requests: around the averages, from half to one and a half of them.
+std::pair<int64_t, int64_t> podRequests(int i, int64_t avg_milli_cpu, int64_t avg_mib) {
+  static const double kFactors[] = {0.5, 1.25, 0.75, 1.5, 1.0};
+  double f = kFactors[i % 5];
+  return {std::max<int64_t>(1, std::llround(avg_milli_cpu * f)),
+          std::max<int64_t>(1, std::llround(avg_mib * f))};
+}
+
+json::object podObject(const std::string& ns, const std::string& name, int64_t milli_cpu,
+                       int64_t mib, const std::string& scheduler_name) {
+  return json::object{
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata",
+       json::object{{"name", name}, {"namespace", ns}, {"labels", json::object{{"app", "bench"}}}}},
+      {"spec",
+       json::object{
+           {"schedulerName", scheduler_name},
+           {"containers",
+            json::array{json::object{
+                {"name", "c"},
+                {"image", "registry.k8s.io/pause:3.9"},
+                {"resources",
+                 json::object{
+                     {"requests", json::object{{"cpu", std::to_string(milli_cpu) + "m"},
+                                               {"memory", std::to_string(mib) + "Mi"}}}}}}}}}}};
+}
+
+// Creates `count` pods from `clients` threads; returns the elapsed seconds
+// (first create to last answer) and counts failures.
+double createPods(client::Client& c, int clients, int count,
+                  const std::function<json::object(int)>& make, std::atomic<int>* failures,
+                  std::string* first_error, std::mutex* err_mu) {
+  const api::KindInfo& pods = client::kind("", "Pod");
+  std::atomic<int> next{0};
+  auto start = SteadyClock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < clients; ++t)
+    threads.emplace_back([&] {
+      for (int i = next++; i < count; i = next++) {
+        auto r = c.create(pods, make(i));
+        if (!r.ok()) {
+          ++*failures;
+          std::lock_guard lock(*err_mu);
+          if (first_error->empty()) *first_error = r.error().message;
+        }
+      }
+    });
+  for (auto& t : threads) t.join();
+  return secondsSince(start);
+}
+
+int run(const Options& opt) {
+  auto started = Stack::start();
+  if (!started.ok()) {
+    std::fprintf(stderr, "bench scheduler: %s\n", started.error().message.c_str());
+    return 1;
+  }
+  std::unique_ptr<Stack> stack = std::move(started).value();
+  client::Client& c = *stack->client;
+  const api::KindInfo& pods_kind = client::kind("", "Pod");
+  const api::KindInfo& nodes_kind = client::kind("", "Node");
+  std::printf("loadavg at start: %s (cores: %u)\n", loadavg().c_str(),
+              std::thread::hardware_concurrency());
+
+  for (const char* ns : {"bench", "bench-floor"}) {
+    auto r = c.create(
+        client::kind("", "Namespace"),
+        json::object{
+            {"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", json::object{{"name", ns}}}});
+    if (!r.ok()) {
+      std::fprintf(stderr, "bench scheduler: create namespace %s: %s\n", ns,
+                   r.error().message.c_str());
+      return 1;
+    }
+  }
+  int64_t total_milli_cpu = 0, total_mib = 0;
+  std::vector<std::tuple<int64_t, int64_t, int64_t>> capacities;  // milli cpu, MiB, pods
+  for (int i = 0; i < opt.nodes; ++i) {
+    // Status is not taken on create: write it through nodes/status, as
+    // an agent's first heartbeat would.
+    json::object node = nodeObject(i, opt.uniform);
+    json::value status = node["status"];
+    auto r = c.create(nodes_kind, node);
+    if (r.ok()) {
+      json::object with_status = **r;
+      with_status["status"] = status;
+      r = c.update(nodes_kind, std::move(with_status), client::Subresource::kStatus);
+    }
+    if (!r.ok()) {
+      std::fprintf(stderr, "bench scheduler: create node: %s\n", r.error().message.c_str());
+      return 1;
+    }
+    const Shape& s = shapeOf(i, opt.uniform);
+    total_milli_cpu += s.cpu * 1000;
+    total_mib += s.mem_gib * 1024;
+    capacities.emplace_back(s.cpu * 1000, s.mem_gib * 1024, kMaxPodsPerNode);
+  }
+  // Requests sized so that the pods fill about 60% of the cluster.
+  int64_t avg_milli_cpu = std::max<int64_t>(1, total_milli_cpu * 6 / 10 / opt.pods);
+  int64_t avg_mib = std::max<int64_t>(1, total_mib * 6 / 10 / opt.pods);
+  std::printf(
+      "cluster: %d nodes (4 shapes: 4c/16Gi 8c/32Gi 4c/8Gi 2c/8Gi, %d pods each), %d pods "
+      "averaging %ldm cpu "
+      "/ %ldMi\n",
+      opt.nodes, kMaxPodsPerNode, opt.pods, static_cast<long>(avg_milli_cpu),
+      static_cast<long>(avg_mib));
+
+  std::mutex err_mu;
+  std::string first_error;
+  std::atomic<int> failures{0};
+  // The API write floor: the same number of pods, nobody schedules them.
+  double floor_s = createPods(
+      c, opt.clients, opt.pods,
+      [&](int i) {
+        auto [cpu, mib] = podRequests(i, avg_milli_cpu, avg_mib);
+        return podObject("bench-floor", "floor-" + std::to_string(i), cpu, mib, "bench-nobody");
+      },
+      &failures, &first_error, &err_mu);
+  double floor_rate = opt.pods / floor_s;
+  std::printf("floor: %d plain pod creates from %d clients in %.2f s = %.0f creates/s\n", opt.pods,
+              opt.clients, floor_s, floor_rate);
+
+  client::InformerFactory informers(c);
+  client::EventRecorder recorder(c, RealClock::instance(), "default-scheduler");
+  scheduler::SchedulerOptions so;
+  so.profile.fit.strategy = opt.strategy;
+  so.parallelism = opt.parallelism;
+  so.bind_workers = opt.binders;
+  auto sched_r = scheduler::Scheduler::create(c, informers, recorder, RealClock::instance(), so);
+  if (!sched_r.ok()) {
+    std::fprintf(stderr, "bench scheduler: %s\n", sched_r.error().message.c_str());
+    return 1;
+  }
+  std::unique_ptr<scheduler::Scheduler> sched = std::move(sched_r).value();
+  informers.start();
+  if (!informers.waitForSync(std::chrono::seconds(60))) {
+    std::fprintf(stderr, "bench scheduler: informers did not sync\n");
+    return 1;
+  }
+  sched->start();
+
+  // Observe binds the way a user would: a watch on the namespace.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::set<std::string> bound;
+  SteadyClock::time_point last_bound;
+  auto watch = c.watch(pods_kind, "bench", {}, [&](const client::Event& ev) {
+    if (ev.type != client::EventType::kAdded && ev.type != client::EventType::kModified) return;
+    if (api::strAt(*ev.object, {"spec", "nodeName"}).empty()) return;
+    std::lock_guard lock(mu);
+    if (bound.insert(api::strAt(*ev.object, {"metadata", "name"})).second) {
+      last_bound = SteadyClock::now();
+      if (static_cast<int>(bound.size()) == opt.pods) cv.notify_all();
+    }
+  });
+  if (!watch.ok()) {
+    std::fprintf(stderr, "bench scheduler: watch: %s\n", watch.error().message.c_str());
+    return 1;
+  }
+
+  auto t0 = SteadyClock::now();
+  double create_s = createPods(
+      c, opt.clients, opt.pods,
+      [&](int i) {
+        auto [cpu, mib] = podRequests(i, avg_milli_cpu, avg_mib);
+        return podObject("bench", "pod-" + std::to_string(i), cpu, mib, "default-scheduler");
+      },
+      &failures, &first_error, &err_mu);
+  bool complete;
+  double bound_s;
+  {
+    std::unique_lock lock(mu);
+    complete = cv.wait_for(lock, std::chrono::duration<double>(opt.timeout_s),
+                           [&] { return static_cast<int>(bound.size()) == opt.pods; });
+    bound_s = std::chrono::duration<double>(last_bound - t0).count();
+  }
+  (*watch)->stop();
+  if (!complete) {
+    // Say why: the scheduler's view and the first unbound pod's condition.
+    std::printf(
+        "incomplete: scheduler cache has %zu nodes, %zu pods; queue holds %zu pods (%zu active, "
+        "%zu backoff, "
+        "%zu unschedulable)\n",
+        sched->cache().nodeCount(), sched->cache().podCount(), sched->queue().pendingCount(),
+        sched->queue().activeCount(), sched->queue().backoffCount(),
+        sched->queue().unschedulableCount());
+    auto all = c.list(pods_kind, "bench", {});
+    if (all.ok())
+      for (const auto& p : all->items)
+        if (api::strAt(*p, {"spec", "nodeName"}).empty()) {
+          std::printf(
+              "    first unbound pod %s: status %s\n", api::strAt(*p, {"metadata", "name"}).c_str(),
+              json::serialize(api::at(*p, {"status"}) ? *api::at(*p, {"status"}) : json::value())
+                  .c_str());
+          break;
+        }
+  }
+  sched->stop();
+  informers.stop();
+  recorder.flush();
+
+  // Placement: pods per node, from the API.
+  std::map<std::string, int> per_node;
+  auto listed = c.list(pods_kind, "bench", {});
+  if (listed.ok())
+    for (const auto& p : listed->items) {
+      std::string node = api::strAt(*p, {"spec", "nodeName"});
+      if (!node.empty()) ++per_node[node];
+    }
+  int bound_count = static_cast<int>(bound.size());
+  double bound_rate = bound_s > 0 ? bound_count / bound_s : 0;
+  std::printf(
+      "run: %d pods created in %.2f s (%.0f/s); %d/%d bound %.2f s after the first create = %.0f "
+      "bound/s\n",
+      opt.pods, create_s, opt.pods / create_s, bound_count, opt.pods, bound_s, bound_rate);
+  std::printf(
+      "    bound/s against the create floor: %.2f (a scheduled pod costs 3 writes: create, "
+      "binding, "
+      "Scheduled event)\n",
+      floor_rate > 0 ? bound_rate / floor_rate : 0.0);
+  std::printf("    scheduler: %lu binds, %lu bind failures\n",
+              static_cast<unsigned long>(sched->scheduledCount()),
+              static_cast<unsigned long>(sched->bindFailures()));
+
+  // Placement quality.
+  int64_t total_req_cpu = 0, total_req_mib = 0;
+  for (int i = 0; i < opt.pods; ++i) {
+    auto [cpu, mib] = podRequests(i, avg_milli_cpu, avg_mib);
+    total_req_cpu += cpu;
+    total_req_mib += mib;
+  }
+  int used = static_cast<int>(per_node.size());
+  std::string quality;
+  if (opt.strategy == scheduler::ScoringStrategy::kMostAllocated) {
+    // Lower bound: the fewest nodes whose capacity could hold the requests,
+    // taking the largest nodes first, in every dimension.
+    auto fewest = [&](auto get, int64_t need) {
+      std::vector<int64_t> caps;
+      for (const auto& t : capacities) caps.push_back(get(t));
+      std::sort(caps.rbegin(), caps.rend());
+      int64_t sum = 0;
+      int k = 0;
+      while (sum < need && k < static_cast<int>(caps.size())) sum += caps[k++];
+      return k;
+    };
+    int lb = std::max({fewest([](const auto& t) { return std::get<0>(t); }, total_req_cpu),
+                       fewest([](const auto& t) { return std::get<1>(t); }, total_req_mib),
+                       fewest([](const auto& t) { return std::get<2>(t); }, opt.pods)});
+    std::printf(
+        "placement (MostAllocated): %d nodes used, lower bound %d (largest nodes first over cpu, "
+        "memory, pods) "
+        "= %.2fx\n",
+        used, lb, lb > 0 ? static_cast<double>(used) / lb : 0.0);
+    char buf[128];
+    std::snprintf(buf, sizeof(buf), "nodes_used=%d lower_bound=%d ratio=%.2f", used, lb,
+                  lb > 0 ? static_cast<double>(used) / lb : 0.0);
+    quality = buf;
+  } else {
+    double mean = static_cast<double>(bound_count) / opt.nodes;
+    double var = 0;
+    for (int i = 0; i < opt.nodes; ++i) {
+      auto it = per_node.find("node-" + std::to_string(i));
+      double n = it == per_node.end() ? 0 : it->second;
+      var += (n - mean) * (n - mean);
+    }
+    double stddev = std::sqrt(var / opt.nodes);
+    std::printf(
+        "placement (LeastAllocated): %d of %d nodes used; pods per node mean %.1f, stddev %.1f, "
+        "stddev/mean %.2f%s\n",
+        used, opt.nodes, mean, stddev, mean > 0 ? stddev / mean : 0.0,
+        opt.uniform
+            ? ""
+            : " (node sizes differ by 4x: an even spread of requests is not an even count)");
+    char buf[128];
+    std::snprintf(buf, sizeof(buf), "nodes_used=%d pods_per_node_mean=%.1f stddev=%.1f cv=%.2f",
+                  used, mean, stddev, mean > 0 ? stddev / mean : 0.0);
+    quality = buf;
+  }
+  if (failures > 0)
+    std::printf("    %d create failures, first: %.300s\n", failures.load(), first_error.c_str());
+  std::string load = loadavg();
+  std::printf("loadavg at end: %s%s\n", load.c_str(),
+              std::strtod(load.c_str(), nullptr) > std::thread::hardware_concurrency()
+                  ? "  (machine shared with other work: figures are pessimistic)"
+                  : "");
+  std::printf(
+      "bench scheduler: nodes=%d pods=%d strategy=%s bound=%d/%d bound_per_s=%.0f "
+      "create_floor_per_s=%.0f "
+      "ratio=%.2f %s complete=%s\n",
+      opt.nodes, opt.pods, scheduler::scoringStrategyName(opt.strategy), bound_count, opt.pods,
+      bound_rate, floor_rate, floor_rate > 0 ? bound_rate / floor_rate : 0.0, quality.c_str(),
+      complete ? "yes" : "no");
+  std::fflush(stdout);
+  sched.reset();
+  return complete && failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int runSchedulerBench(const std::vector<std::string>& args) {
+  Options opt;
+  // args[0] is "scheduler".
+  for (size_t i = 1; i < args.size(); ++i) {
+    auto value = [&](const char* flag) -> const std::string* {
+      if (args[i] == flag && i + 1 < args.size()) return &args[++i];
+      return nullptr;
+    };
+    try {
+      if (auto* v = value("--nodes"))
+        opt.nodes = std::stoi(*v);
+      else if (auto* v = value("--pods"))
+        opt.pods = std::stoi(*v);
+      else if (auto* v = value("--clients"))
+        opt.clients = std::stoi(*v);
+      else if (auto* v = value("--parallelism"))
+        opt.parallelism = std::stoi(*v);
+      else if (auto* v = value("--binders"))
+        opt.binders = std::stoi(*v);
+      else if (auto* v = value("--timeout"))
+        opt.timeout_s = std::stod(*v);
+      else if (args[i] == "--uniform")
+        opt.uniform = true;
+      else if (auto* v = value("--strategy")) {
+        auto s = scheduler::parseScoringStrategy(*v);
+        if (!s.ok()) return usage();
+        opt.strategy = *s;
+      } else {
+        return usage();
+      }
+    } catch (const std::exception&) {
+      return usage();
+    }
+  }
+  if (opt.nodes < 1 || opt.pods < 1 || opt.clients < 1 || opt.binders < 1 || opt.timeout_s <= 0)
+    return usage();
+  if (opt.pods > opt.nodes * kMaxPodsPerNode * 9 / 10) {
+    std::fprintf(stderr, "bench scheduler: at most %d pods fit %d nodes of %d pods (90%%)\n",
+                 opt.nodes * kMaxPodsPerNode * 9 / 10, opt.nodes, kMaxPodsPerNode);
+    return 2;
+  }
+  try {
+    return run(opt);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench scheduler: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace berth::bench
