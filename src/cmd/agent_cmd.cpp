@@ -1,0 +1,212 @@
+// `berth agent`: flags and wiring only (STYLE.md: src/cmd/ wires).
+#include "cmd/agent_cmd.h"
+
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "agent/hollow/hollow_node_set.h"
+#include "client/informer.h"
+#include "client/remote_client.h"
+#include "common/log.h"
+
+namespace berth::cmd {
+
+namespace {
+
+int usage() {
+  std::fprintf(stderr,
+               "usage:\n"
+               "  berth agent --hollow N --server URL (--token T | --token-file F) [--ca-file F]\n"
+               "              [--kubeconfig F] [--name-prefix P] [--first-index I]\n"
+               "              [--cpu 4] [--memory 16Gi] [--pods 110] [--ephemeral-storage 100Gi]\n"
+               "              [--zones z1,z2,...] [--startup-latency-ms MS] [--ready-delay-ms MS]\n"
+               "              [--workers W] [--delete-on-exit] [-v]\n"
+               "  --hollow N runs N simulated nodes (no containers) for scale tests; --kubeconfig\n"
+               "  takes server, CA and credentials from a kubeconfig instead of the flags.\n");
+  return 2;
+}
+
+bool readFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+bool parseInt(const std::string& s, int* out) {
+  try {
+    size_t pos = 0;
+    int v = std::stoi(s, &pos);
+    if (pos != s.size() || v < 0) return false;
+    *out = v;
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+std::vector<std::string> splitComma(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+}  // namespace
+
+int runAgent(const std::vector<std::string>& args) {
+  int hollow = -1;
+  std::string server, token, token_file, ca_file, kubeconfig;
+  bool delete_on_exit = false;
+  agent::hollow::HollowOptions options;
+  for (size_t i = 0; i < args.size(); ++i) {
+    auto value = [&](const char* flag) -> const std::string* {
+      if (args[i] == flag && i + 1 < args.size()) return &args[++i];
+      return nullptr;
+    };
+    auto number = [&](const std::string& v, int* out, const char* flag) {
+      if (parseInt(v, out)) return true;
+      std::fprintf(stderr, "berth agent: %s wants a non-negative integer, got %s\n", flag,
+                   v.c_str());
+      return false;
+    };
+    int ms = 0;
+    if (auto* v = value("--hollow")) {
+      if (!number(*v, &hollow, "--hollow")) return usage();
+    } else if (auto* v = value("--server"))
+      server = *v;
+    else if (auto* v = value("--token"))
+      token = *v;
+    else if (auto* v = value("--token-file"))
+      token_file = *v;
+    else if (auto* v = value("--ca-file"))
+      ca_file = *v;
+    else if (auto* v = value("--kubeconfig"))
+      kubeconfig = *v;
+    else if (auto* v = value("--name-prefix"))
+      options.name_prefix = *v;
+    else if (auto* v = value("--first-index")) {
+      if (!number(*v, &options.first_index, "--first-index")) return usage();
+    } else if (auto* v = value("--cpu"))
+      options.resources.cpu = *v;
+    else if (auto* v = value("--memory"))
+      options.resources.memory = *v;
+    else if (auto* v = value("--pods"))
+      options.resources.pods = *v;
+    else if (auto* v = value("--ephemeral-storage"))
+      options.resources.ephemeral_storage = *v;
+    else if (auto* v = value("--zones"))
+      options.zones = splitComma(*v);
+    else if (auto* v = value("--startup-latency-ms")) {
+      if (!number(*v, &ms, "--startup-latency-ms")) return usage();
+      options.startup_latency = std::chrono::milliseconds(ms);
+    } else if (auto* v = value("--ready-delay-ms")) {
+      if (!number(*v, &ms, "--ready-delay-ms")) return usage();
+      options.ready_delay = std::chrono::milliseconds(ms);
+    } else if (auto* v = value("--workers")) {
+      if (!number(*v, &options.workers, "--workers") || options.workers == 0) return usage();
+    } else if (args[i] == "--delete-on-exit")
+      delete_on_exit = true;
+    else if (args[i] == "-v")
+      log::setLevel(log::Level::kDebug);
+    else if (args[i] == "-h" || args[i] == "--help")
+      return usage();
+    else {
+      std::fprintf(stderr, "berth agent: unknown flag %s\n", args[i].c_str());
+      return usage();
+    }
+  }
+  if (hollow < 0) {
+    std::fprintf(stderr, "berth agent: only the hollow mode exists yet: pass --hollow N\n");
+    return usage();
+  }
+  if (hollow == 0) {
+    std::fprintf(stderr, "berth agent: --hollow wants at least one node\n");
+    return usage();
+  }
+
+  Result<std::unique_ptr<client::RemoteClient>> remote =
+      makeError(ErrorCode::kBadRequest, "no server given");
+  if (!kubeconfig.empty()) {
+    remote = client::RemoteClient::fromKubeconfig(kubeconfig);
+  } else {
+    if (server.empty()) {
+      std::fprintf(stderr, "berth agent: --server (or --kubeconfig) is required\n");
+      return usage();
+    }
+    if (!token_file.empty() && !readFile(token_file, &token)) {
+      std::fprintf(stderr, "berth agent: cannot read --token-file %s\n", token_file.c_str());
+      return 1;
+    }
+    while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+    client::RemoteClientOptions ro;
+    ro.server = server;
+    ro.bearer_token = token;
+    ro.user_agent = "berth-agent-hollow";
+    // One keep-alive connection per writing worker (pod and node workers).
+    ro.connections = options.workers + options.node_workers;
+    if (!ca_file.empty() && !readFile(ca_file, &ro.ca_pem)) {
+      std::fprintf(stderr, "berth agent: cannot read --ca-file %s\n", ca_file.c_str());
+      return 1;
+    }
+    remote = client::RemoteClient::create(std::move(ro));
+  }
+  if (!remote.ok()) {
+    std::fprintf(stderr, "berth agent: %s\n", remote.error().message.c_str());
+    return 1;
+  }
+
+  // Block the stop signals before any thread starts, so that only sigwait
+  // below sees them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  options.count = hollow;
+  options.run_threads = true;
+  auto t0 = std::chrono::steady_clock::now();
+  client::InformerFactory informers(**remote);
+  agent::hollow::HollowNodeSet nodes(**remote, informers, RealClock::instance(), options);
+  if (auto st = nodes.start(); !st.ok()) {
+    std::fprintf(stderr, "berth agent: %s\n", st.error().message.c_str());
+    return 1;
+  }
+  // Report once every node is in; a signal meanwhile stays pending for sigwait.
+  if (nodes.waitRegistered(std::chrono::minutes(5))) {
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+    std::printf("berth agent: %d hollow nodes registered in %lld ms (%s%d..%s%d)\n", hollow,
+                static_cast<long long>(ms), options.name_prefix.c_str(), options.first_index,
+                options.name_prefix.c_str(), options.first_index + hollow - 1);
+  } else {
+    std::printf("berth agent: %zu of %d hollow nodes registered so far; still trying\n",
+                nodes.registeredCount(), hollow);
+  }
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&set, &sig);
+  BERTH_LOG(kInfo, "agent") << "stopping signal=" << sig;
+  nodes.stop(delete_on_exit);
+  informers.stop();
+  auto stats = nodes.stats();
+  std::printf(
+      "berth agent: stopped; lease renewals %llu, pod status writes %llu, pod deletions %llu\n",
+      static_cast<unsigned long long>(stats.lease_renewals),
+      static_cast<unsigned long long>(stats.pod_status_updates),
+      static_cast<unsigned long long>(stats.pod_deletions));
+  return 0;
+}
+
+}  // namespace berth::cmd
