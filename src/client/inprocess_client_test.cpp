@@ -165,8 +165,10 @@ TEST_F(InProcessClientTest, ManyWatchesEachGetEveryEventInOrder) {
       EXPECT_EQ(got[i].type, EventType::kAdded);
       EXPECT_EQ(api::name(*got[i].object), "cm-" + std::to_string(i));
     }
-    // Every watch decoded the same bytes into the same object.
-    EXPECT_EQ(got[0].object.get(), events[0]->all()[0].object.get());
+    // Every watch sees the same object. Sharing one decoded object between
+    // watches is a best-effort cache (it may miss under load), so compare
+    // content, not pointers.
+    EXPECT_EQ(*got[0].object, *events[0]->all()[0].object);
   }
 }
 
