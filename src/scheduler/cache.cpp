@@ -78,7 +78,8 @@ void Cache::addPodLocked(const PodInfoPtr& pod, bool assumed) {
   if (assumed) assumed_.insert(pod->uid);
 }
 
-void Cache::removePodLocked(const PodInfoPtr& pod) {
+// `pod` by value: callers pass the pointer held in pods_, which this erases.
+void Cache::removePodLocked(PodInfoPtr pod) {
   auto it = nodes_.find(pod->node_name);
   if (it != nodes_.end()) {
     if (!it->second.info->removePod(pod->uid))

@@ -77,7 +77,7 @@ class Cache {
   NodeItem& nodeItemLocked(const std::string& name);
   void touchLocked(NodeItem& item);
   void addPodLocked(const PodInfoPtr& pod, bool assumed);
-  void removePodLocked(const PodInfoPtr& pod);
+  void removePodLocked(PodInfoPtr pod);
   void removeNodeIfEmptyLocked(const std::string& name);
   void setNodeImagesLocked(const std::string& node, const NodeData* old_node,
                            const NodeData* new_node);

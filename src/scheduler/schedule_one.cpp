@@ -19,9 +19,13 @@ constexpr int kMinFeasibleNodesPercentageToFind = 5;
 // truncateMessage's noteLengthLimit for event notes.
 constexpr size_t kNoteLengthLimit = 1024;
 
+// push_back rather than append: GCC 12 reports a false -Warray-bounds on
+// appending a literal here (GCC PR 105329).
 std::string truncateMessage(const std::string& msg) {
   if (msg.size() <= kNoteLengthLimit) return msg;
-  return msg.substr(0, kNoteLengthLimit - 4) + " ...";
+  std::string out = msg.substr(0, kNoteLengthLimit - 4);
+  for (char c : std::string_view(" ...")) out.push_back(c);
+  return out;
 }
 
 }  // namespace

@@ -47,7 +47,9 @@ std::vector<int64_t> runScores(Plugin& plugin, const PodInfo& pod,
     EXPECT_TRUE(sp.score(state, pod, *n, &v).isSuccess());
     list.push_back({n->name(), v});
   }
-  if (sp.hasNormalizeScore()) EXPECT_TRUE(sp.normalizeScore(state, pod, list).isSuccess());
+  if (sp.hasNormalizeScore()) {
+    EXPECT_TRUE(sp.normalizeScore(state, pod, list).isSuccess());
+  }
   std::vector<int64_t> out;
   for (auto& s : list) out.push_back(s.score);
   return out;

@@ -23,8 +23,9 @@ PluginStatus runFilter(Plugin& plugin, const PodInfo& pod, const NodeInfo& node)
 int64_t runScore(Plugin& plugin, const PodInfo& pod, NodeInfo& node) {
   CycleState state;
   std::vector<NodeInfo*> nodes{&node};
-  if (auto* ps = dynamic_cast<PreScorePlugin*>(&plugin))
+  if (auto* ps = dynamic_cast<PreScorePlugin*>(&plugin)) {
     EXPECT_TRUE(ps->preScore(state, pod, nodes).isSuccess());
+  }
   int64_t score = -1;
   EXPECT_TRUE(dynamic_cast<ScorePlugin&>(plugin).score(state, pod, node, &score).isSuccess());
   return score;
