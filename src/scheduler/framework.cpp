@@ -20,6 +20,7 @@ CycleState CycleState::clone() const {
   for (const auto& [k, v] : data_) copy.data_[k] = v ? v->clone() : nullptr;
   copy.skip_filter_plugins = skip_filter_plugins;
   copy.skip_score_plugins = skip_score_plugins;
+  copy.skip_filter_mask = skip_filter_mask;
   return copy;
 }
 
@@ -60,9 +61,11 @@ void Nominator::add(const PodInfoPtr& pod, const std::string& node) {
     if (v.empty()) by_node_.erase(it->second);
     node_of_.erase(it);
   }
-  if (node.empty()) return;
-  node_of_[pod->uid] = node;
-  by_node_[node].push_back(pod);
+  if (!node.empty()) {
+    node_of_[pod->uid] = node;
+    by_node_[node].push_back(pod);
+  }
+  count_.store(node_of_.size(), std::memory_order_release);
 }
 
 void Nominator::remove(const std::string& uid) {
@@ -74,6 +77,7 @@ void Nominator::remove(const std::string& uid) {
           v.end());
   if (v.empty()) by_node_.erase(it->second);
   node_of_.erase(it);
+  count_.store(node_of_.size(), std::memory_order_release);
 }
 
 void Nominator::update(const PodInfoPtr& pod) {

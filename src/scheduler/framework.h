@@ -17,6 +17,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "scheduler/node_info.h"
@@ -104,6 +105,9 @@ class CycleState {
   // Plugins whose PreFilter / PreScore returned Skip this cycle.
   std::set<std::string, std::less<>> skip_filter_plugins;
   std::set<std::string, std::less<>> skip_score_plugins;
+  // The same as a bit per filter plugin (by the framework's plugin order),
+  // so that the per-node filter loop does no string lookups.
+  uint64_t skip_filter_mask = 0;
 
  private:
   std::map<std::string, std::shared_ptr<StateData>> data_;
@@ -122,7 +126,7 @@ struct PreFilterResult {
 
 // Per node filter outcome of a failed cycle (NodeToStatusMap) and the
 // diagnosis of a fit error.
-using NodeStatusMap = std::map<std::string, PluginStatus>;
+using NodeStatusMap = std::unordered_map<std::string, PluginStatus>;
 
 struct NodeScore {
   std::string name;

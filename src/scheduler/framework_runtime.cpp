@@ -82,6 +82,7 @@ PluginStatus Framework::runPreFilterPlugins(CycleState& state, const PodInfo& po
   std::vector<std::string> plugins_with_nodes;
   PreFilterResult merged;
   state.skip_filter_plugins.clear();
+  state.skip_filter_mask = 0;
   for (PreFilterPlugin* pl : pre_filter_) {
     PreFilterResult r;
     PluginStatus s = pl->preFilter(state, pod, &r);
@@ -125,6 +126,10 @@ PluginStatus Framework::runPreFilterPlugins(CycleState& state, const PodInfo& po
     *result = merged;
     result->plugins = plugins_with_nodes;
   }
+  state.skip_filter_mask = 0;
+  for (size_t i = 0; i < filter_.size() && i < 64; ++i)
+    if (state.skip_filter_plugins.count(filter_[i]->name()))
+      state.skip_filter_mask |= uint64_t{1} << i;
   return ret;
 }
 
@@ -156,8 +161,11 @@ PluginStatus Framework::runPreFilterExtensionRemovePod(CycleState& state, const 
 
 PluginStatus Framework::runFilterPlugins(const CycleState& state, const PodInfo& pod,
                                          const NodeInfo& node) const {
-  for (FilterPlugin* pl : filter_) {
-    if (!state.skip_filter_plugins.empty() && state.skip_filter_plugins.count(pl->name())) continue;
+  for (size_t i = 0; i < filter_.size(); ++i) {
+    FilterPlugin* pl = filter_[i];
+    if (i < 64 ? (state.skip_filter_mask >> i) & 1
+               : state.skip_filter_plugins.count(pl->name()) > 0)
+      continue;
     PluginStatus s = pl->filter(state, pod, node);
     if (s.isSuccess()) continue;
     if (!s.isRejected())
@@ -173,7 +181,7 @@ PluginStatus Framework::runFilterPluginsWithNominatedPods(const CycleState& stat
                                                           const PodInfo& pod,
                                                           const NodeInfo& node) {
   std::vector<PodInfoPtr> nominated;
-  if (handle_.nominator && node.node())
+  if (handle_.nominator && !handle_.nominator->empty() && node.node())
     for (const auto& p : handle_.nominator->podsForNode(node.name()))
       if (p->uid != pod.uid && p->priority >= pod.priority) nominated.push_back(p);
   if (nominated.empty()) return runFilterPlugins(state, pod, node);

@@ -4,6 +4,7 @@
 // PriorityQueue): the filters treat them as already there, for pods of lower
 // or equal priority, so that the room preemption made is not taken by others.
 
+#include <atomic>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -22,6 +23,9 @@ class Nominator {
   // Keeps the nomination but refreshes the pod object (an update arrived).
   void update(const PodInfoPtr& pod);
   std::vector<PodInfoPtr> podsForNode(const std::string& node) const;
+  // Lock-free check the filters make for every node: most of the time
+  // nothing is nominated anywhere.
+  bool empty() const { return count_.load(std::memory_order_acquire) == 0; }
   std::string nodeFor(const std::string& uid) const;
   size_t size() const;
 
@@ -29,6 +33,7 @@ class Nominator {
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::vector<PodInfoPtr>> by_node_;
   std::unordered_map<std::string, std::string> node_of_;
+  std::atomic<size_t> count_{0};
 };
 
 }  // namespace berth::scheduler
