@@ -60,7 +60,8 @@ long readRssKib(pid_t pid) {
   return -1;
 }
 
-Result<std::unique_ptr<BenchServer>> BenchServer::start(bool in_process) {
+Result<std::unique_ptr<BenchServer>> BenchServer::start(bool in_process,
+                                                        const std::vector<std::string>& server_flags) {
   std::unique_ptr<BenchServer> s(new BenchServer());
   char tmpl[] = "/tmp/berth-bench-XXXXXX";
   if (!::mkdtemp(tmpl)) return makeError(ErrorCode::kInternal, "mkdtemp failed");
@@ -71,6 +72,7 @@ Result<std::unique_ptr<BenchServer>> BenchServer::start(bool in_process) {
     server::ServerConfig config;
     config.data_dir = data_dir;
     config.listen = "127.0.0.1:0";
+    BERTH_RETURN_IF_ERROR(server::parseServerFlags(server_flags, &config));
     auto srv = server::ClusterServer::start(config);
     if (!srv.ok()) return std::move(srv).error();
     s->in_process_ = std::move(srv).value();
@@ -86,6 +88,7 @@ Result<std::unique_ptr<BenchServer>> BenchServer::start(bool in_process) {
   std::string listen = "127.0.0.1:" + std::to_string(s->port_);
   std::string log_path = s->dir_ + "/server.log";
   std::vector<std::string> argv_s = {"/proc/self/exe", "server", "--data-dir", data_dir, "--listen", listen};
+  argv_s.insert(argv_s.end(), server_flags.begin(), server_flags.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);

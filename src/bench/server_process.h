@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "server/cluster_server.h"
@@ -16,8 +17,14 @@ namespace berth::bench {
 class BenchServer {
  public:
   // Starts the server on a free 127.0.0.1 port in a fresh temp data dir and
-  // waits until /readyz answers 200 (polled every 2 ms).
-  static Result<std::unique_ptr<BenchServer>> start(bool in_process);
+  // waits until /readyz answers 200 (polled every 2 ms). server_flags are
+  // `berth server` flags (parseServerFlags), e.g. --no-control-plane.
+  static Result<std::unique_ptr<BenchServer>> start(bool in_process,
+                                                    const std::vector<std::string>& server_flags = {});
+  // The server's directory (data/, server.log); removed by stop().
+  const std::string& dir() const { return dir_; }
+  // The in-process server, or null for a child process.
+  server::ClusterServer* inProcess() { return in_process_.get(); }
   ~BenchServer();
   BenchServer(const BenchServer&) = delete;
   BenchServer& operator=(const BenchServer&) = delete;

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "bench/api_bench.h"
+#include "bench/scheduler_bench.h"
+#include "cmd/agent_cmd.h"
 #include "common/log.h"
 #include "server/cluster_server.h"
 
@@ -19,8 +21,12 @@ int usage() {
   std::fprintf(stderr,
                "usage:\n"
                "  berth server [--data-dir DIR] [--listen ADDR:PORT] [--advertise-address IP]\n"
-               "               [--service-cidr CIDR] [-v]\n"
-               "  berth bench api [flags]   (see berth bench api --help)\n");
+               "               [--service-cidr CIDR] [--no-control-plane]\n"
+               "               [--node-monitor-period 5s] [--node-monitor-grace-period 40s]\n"
+               "               [--scheduler-strategy least|most] [-v]\n"
+               "  berth agent --hollow N --server URL --token T [flags]   (berth agent --help)\n"
+               "  berth bench api [flags]         (berth bench api --help)\n"
+               "  berth bench scheduler [flags]   (berth bench scheduler --help)\n");
   return 2;
 }
 
@@ -34,20 +40,16 @@ int runServer(const std::vector<std::string>& args) {
   auto t0 = std::chrono::steady_clock::now();
   berth::server::ServerConfig config;
   config.data_dir = defaultDataDir();
-  for (size_t i = 0; i < args.size(); ++i) {
-    auto value = [&](const char* flag) -> const std::string* {
-      if (args[i] == flag && i + 1 < args.size()) return &args[++i];
-      return nullptr;
-    };
-    if (auto* v = value("--data-dir")) config.data_dir = *v;
-    else if (auto* v = value("--listen")) config.listen = *v;
-    else if (auto* v = value("--advertise-address")) config.advertise_address = *v;
-    else if (auto* v = value("--service-cidr")) config.service_cidr = *v;
-    else if (args[i] == "-v") berth::log::setLevel(berth::log::Level::kDebug);
-    else {
-      std::fprintf(stderr, "berth server: unknown flag %s\n", args[i].c_str());
-      return usage();
-    }
+  for (const auto& a : args) {
+    if (a == "-v") berth::log::setLevel(berth::log::Level::kDebug);
+  }
+  std::vector<std::string> flags;
+  for (const auto& a : args) {
+    if (a != "-v") flags.push_back(a);
+  }
+  if (auto st = berth::server::parseServerFlags(flags, &config); !st.ok()) {
+    std::fprintf(stderr, "berth server: %s\n", st.error().message.c_str());
+    return usage();
   }
   // Block the stop signals before any thread starts, so that only sigwait
   // below sees them.
@@ -84,6 +86,8 @@ int main(int argc, char** argv) {
   std::string cmd = args[0];
   args.erase(args.begin());
   if (cmd == "server") return runServer(args);
+  else if (cmd == "agent") return berth::cmd::runAgent(args);
   else if (cmd == "bench" && !args.empty() && args[0] == "api") return berth::bench::runApiBench(args);
+  else if (cmd == "bench" && !args.empty() && args[0] == "scheduler") return berth::bench::runSchedulerBench(args);
   return usage();
 }

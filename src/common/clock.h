@@ -4,6 +4,8 @@
 #include <mutex>
 #include <string>
 
+#include "common/result.h"
+
 namespace berth {
 
 // Injectable wall clock. Components take a Clock& so tests can use FakeClock
@@ -52,5 +54,9 @@ std::string formatRfc3339Micro(std::chrono::system_clock::time_point t);
 bool parseRfc3339(const std::string& s, std::chrono::system_clock::time_point* out);
 // Human duration as kubectl prints ages: 5s, 3m2s, 2h, 4d...
 std::string humanDuration(std::chrono::system_clock::duration d);
+
+// time.ParseDuration: "1h30m", "90s", "1.5h", "300ms" (units ns us µs ms s
+// m h). BadRequest with Go's message otherwise.
+Result<std::chrono::nanoseconds> parseGoDuration(const std::string& s);
 
 }  // namespace berth

@@ -26,4 +26,16 @@ TEST(HumanDuration, MatchesKubectl) {
 }
 
 }  // namespace
+TEST(ParseGoDuration, UnitsFractionsSignsAndGoErrors) {
+  EXPECT_EQ(parseGoDuration("1h30m")->count(), 5400000000000LL);
+  EXPECT_EQ(parseGoDuration("1.5h")->count(), 5400000000000LL);
+  EXPECT_EQ(parseGoDuration("-2s")->count(), -2000000000LL);
+  EXPECT_EQ(parseGoDuration("0")->count(), 0);
+  EXPECT_EQ(parseGoDuration("300ms")->count(), 300000000LL);
+  EXPECT_FALSE(parseGoDuration("10").ok());
+  EXPECT_EQ(parseGoDuration("10").error().message, "time: missing unit in duration \"10\"");
+  EXPECT_EQ(parseGoDuration("3d").error().message, "time: unknown unit \"d\" in duration \"3d\"");
+  EXPECT_FALSE(parseGoDuration("").ok());
+}
+
 }  // namespace berth

@@ -30,6 +30,7 @@ struct ClusterServer::Impl {
   std::unique_ptr<Transport> transport;
   std::unique_ptr<controllers::NamespaceController> namespaces;
   std::unique_ptr<controllers::GarbageCollector> gc;
+  std::unique_ptr<ControlPlane> control_plane;
   std::string kubeconfig_path;
   int port = 0;
   bool stopped = false;
@@ -50,6 +51,48 @@ struct ClusterServer::Impl {
   }
 };
 
+Status parseServerFlags(const std::vector<std::string>& args, ServerConfig* config) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& flag = args[i];
+    auto value = [&]() -> Result<std::string> {
+      if (i + 1 >= args.size()) return makeError(ErrorCode::kBadRequest, "flag needs an argument: " + flag);
+      return args[++i];
+    };
+    auto seconds = [&]() -> Result<std::chrono::seconds> {
+      BERTH_ASSIGN_OR_RETURN(std::string v, value());
+      auto d = parseGoDuration(v);
+      if (!d.ok()) return makeError(ErrorCode::kBadRequest, "invalid value for " + flag + ": " + d.error().message);
+      if (*d < std::chrono::seconds(1))
+        return makeError(ErrorCode::kBadRequest, "invalid value for " + flag + ": at least 1s");
+      return std::chrono::duration_cast<std::chrono::seconds>(*d);
+    };
+    ControlPlaneOptions& cp = config->control_plane_options;
+    if (flag == "--data-dir") {
+      BERTH_ASSIGN_OR_RETURN(config->data_dir, value());
+    } else if (flag == "--listen") {
+      BERTH_ASSIGN_OR_RETURN(config->listen, value());
+    } else if (flag == "--advertise-address") {
+      BERTH_ASSIGN_OR_RETURN(config->advertise_address, value());
+    } else if (flag == "--service-cidr") {
+      BERTH_ASSIGN_OR_RETURN(config->service_cidr, value());
+    } else if (flag == "--no-control-plane") {
+      config->control_plane = false;
+    } else if (flag == "--node-monitor-period") {
+      BERTH_ASSIGN_OR_RETURN(cp.node_monitor_period, seconds());
+    } else if (flag == "--node-monitor-grace-period") {
+      BERTH_ASSIGN_OR_RETURN(cp.node_monitor_grace_period, seconds());
+    } else if (flag == "--scheduler-strategy") {
+      BERTH_ASSIGN_OR_RETURN(std::string v, value());
+      auto st = scheduler::parseScoringStrategy(v);
+      if (!st.ok()) return makeError(ErrorCode::kBadRequest, "invalid value for " + flag + ": " + st.error().message);
+      cp.scoring_strategy = *st;
+    } else {
+      return makeError(ErrorCode::kBadRequest, "unknown flag " + flag);
+    }
+  }
+  return okStatus();
+}
+
 ClusterServer::ClusterServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 ClusterServer::~ClusterServer() { stop(); }
@@ -58,6 +101,10 @@ int ClusterServer::port() const { return impl_->port; }
 const std::string& ClusterServer::kubeconfigPath() const { return impl_->kubeconfig_path; }
 const std::string& ClusterServer::adminToken() const { return impl_->creds.admin_token; }
 const std::string& ClusterServer::caPem() const { return impl_->creds.ca_pem; }
+apiserver::Registry& ClusterServer::registry() { return *impl_->registry; }
+client::Client* ClusterServer::client() {
+  return impl_->control_plane ? &impl_->control_plane->client() : nullptr;
+}
 
 Result<std::unique_ptr<ClusterServer>> ClusterServer::start(const ServerConfig& config) {
   auto impl = std::make_unique<Impl>();
@@ -96,6 +143,10 @@ Result<std::unique_ptr<ClusterServer>> ClusterServer::start(const ServerConfig& 
   BERTH_RETURN_IF_ERROR(impl->namespaces->start());
   impl->gc = std::make_unique<controllers::GarbageCollector>(*impl->registry);
   BERTH_RETURN_IF_ERROR(impl->gc->start());
+  if (config.control_plane) {
+    BERTH_ASSIGN_OR_RETURN(impl->control_plane,
+                           ControlPlane::start(*impl->registry, RealClock::instance(), config.control_plane_options));
+  }
 
   BERTH_ASSIGN_OR_RETURN(impl->kubeconfig_path, writeAdminKubeconfig(impl->config, impl->creds, impl->port));
   impl->last_seen_revision = impl->cache->currentRevision();
@@ -112,9 +163,11 @@ void ClusterServer::stop() {
   // the store (its destructor finishes the last group commit).
   if (impl_->transport) impl_->transport->stop();
   if (impl_->timers) impl_->timers->stop();
+  if (impl_->control_plane) impl_->control_plane->stop();
   if (impl_->gc) impl_->gc->stop();
   if (impl_->namespaces) impl_->namespaces->stop();
   impl_->transport.reset();
+  impl_->control_plane.reset();
   impl_->gc.reset();
   impl_->namespaces.reset();
   impl_->api.reset();

@@ -2,8 +2,17 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
+#include "server/control_plane.h"
+
+namespace berth::apiserver {
+class Registry;
+}
+namespace berth::client {
+class Client;
+}
 
 namespace berth::server {
 
@@ -16,7 +25,16 @@ struct ServerConfig {
   std::string service_cidr = "10.96.0.0/12";
   int io_threads = 2;
   int handler_threads = 16;
+  // Scheduler and controllers; false serves the API alone (API benches).
+  bool control_plane = true;
+  ControlPlaneOptions control_plane_options;
 };
+
+// Applies `berth server` flags to `config`: --data-dir, --listen,
+// --advertise-address, --service-cidr, --no-control-plane,
+// --node-monitor-period, --node-monitor-grace-period (Go durations: 5s, 1m),
+// --scheduler-strategy least|most. BadRequest names the offending flag.
+Status parseServerFlags(const std::vector<std::string>& args, ServerConfig* config);
 
 // `berth server`: wires the datastore, watch cache, registry, API server,
 // HTTPS transport and the in-process controllers, and tears them down in
@@ -32,6 +50,10 @@ class ClusterServer {
   const std::string& kubeconfigPath() const;
   const std::string& adminToken() const;
   const std::string& caPem() const;
+  // In-process access for benches and embedded agents.
+  apiserver::Registry& registry();
+  // The control plane's in-process client; null when control_plane is off.
+  client::Client* client();
 
   struct Impl;
 

@@ -8,6 +8,8 @@
 #include <sstream>
 #include <vector>
 
+#include "common/clock.h"
+
 namespace berth::controllers {
 
 namespace {
@@ -163,51 +165,6 @@ std::string trim(const std::string& s) {
 int64_t floorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
 }  // namespace
-
-Result<std::chrono::nanoseconds> parseGoDuration(const std::string& orig) {
-  auto invalid = [&]() {
-    return makeError(ErrorCode::kBadRequest, "time: invalid duration \"" + orig + "\"");
-  };
-  std::string s = orig;
-  bool neg = false;
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
-    neg = s[0] == '-';
-    s = s.substr(1);
-  }
-  if (s == "0") return std::chrono::nanoseconds(0);
-  if (s.empty()) return invalid();
-  static const std::map<std::string, double> kUnits = {
-      {"ns", 1.0}, {"us", 1e3}, {"\xc2\xb5s", 1e3}, {"\xce\xbcs", 1e3},
-      {"ms", 1e6}, {"s", 1e9},  {"m", 60e9},        {"h", 3600e9}};
-  double total = 0;
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t start = i;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-    size_t int_end = i;
-    size_t frac_start = i;
-    if (i < s.size() && s[i] == '.') {
-      ++i;
-      frac_start = i;
-      while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-    }
-    if (int_end == start && (frac_start == i)) return invalid();
-    double value = std::stod("0" + s.substr(start, i - start));
-    size_t unit_start = i;
-    while (i < s.size() && s[i] != '.' && !std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-    if (unit_start == i)
-      return makeError(ErrorCode::kBadRequest, "time: missing unit in duration \"" + orig + "\"");
-    std::string unit = s.substr(unit_start, i - unit_start);
-    auto it = kUnits.find(unit);
-    if (it == kUnits.end())
-      return makeError(ErrorCode::kBadRequest,
-                       "time: unknown unit \"" + unit + "\" in duration \"" + orig + "\"");
-    total += value * it->second;
-  }
-  if (total > 9.2e18) return invalid();
-  auto ns = std::chrono::nanoseconds(static_cast<int64_t>(std::llround(total)));
-  return neg ? -ns : ns;
-}
 
 Result<CronSchedule> CronSchedule::parse(const std::string& spec_in, const TimeZone& default_zone) {
   if (spec_in.empty()) return makeError(ErrorCode::kBadRequest, "empty spec string");

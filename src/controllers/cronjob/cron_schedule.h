@@ -51,8 +51,4 @@ class CronSchedule {
   TimeZone zone_;
 };
 
-// time.ParseDuration: "1h30m", "90s", "1.5h", "300ms" (units ns us µs ms s
-// m h). BadRequest with Go's message otherwise.
-Result<std::chrono::nanoseconds> parseGoDuration(const std::string& s);
-
 }  // namespace berth::controllers
