@@ -346,5 +346,119 @@ TEST_F(RegistryTest, NamespaceLifecycle) {
   EXPECT_FALSE(registry_->get(cm, "team", "data").ok());
 }
 
+// Pod create admission: Priority (class → priority and preemptionPolicy,
+// globalDefault, unknown class and a mismatched priority Forbidden) and
+// DefaultTolerationSeconds (300 s not-ready / unreachable, unless tolerated).
+class PodAdmissionTest : public RegistryTest {
+ protected:
+  Result<Object> createPod(const std::string& name, Object spec_extra = {}) {
+    Object spec{{"containers", json::array{Object{{"name", "c"}, {"image", "busybox"}}}}};
+    for (auto& [k, v] : spec_extra) spec[k] = v;
+    return registry_->create(kind("", "v1", "Pod"), "default",
+                             Object{{"apiVersion", "v1"},
+                                    {"kind", "Pod"},
+                                    {"metadata", Object{{"name", name}}},
+                                    {"spec", spec}},
+                             {});
+  }
+  void createClass(const std::string& name, int64_t value, bool global_default = false,
+                   const std::string& policy = "") {
+    Object pc{{"apiVersion", "scheduling.k8s.io/v1"},
+              {"kind", "PriorityClass"},
+              {"metadata", Object{{"name", name}}},
+              {"value", value},
+              {"globalDefault", global_default}};
+    if (!policy.empty()) pc["preemptionPolicy"] = policy;
+    auto r = registry_->create(kind("scheduling.k8s.io", "v1", "PriorityClass"), "", pc, {});
+    ASSERT_TRUE(r.ok()) << r.error().message;
+  }
+  // "key:seconds" for each toleration of the pod.
+  static std::vector<std::string> tolerations(const Object& pod) {
+    std::vector<std::string> out;
+    const auto* arr = api::findPath(pod, "spec.tolerations");
+    if (!arr || !arr->is_array()) return out;
+    for (const auto& t : arr->as_array()) {
+      const auto& o = t.as_object();
+      out.push_back(api::getString(o, "key") + ":" + api::getString(o, "effect") + ":" +
+                    std::to_string(api::getInt(o, "tolerationSeconds", -1)));
+    }
+    return out;
+  }
+};
+
+TEST_F(PodAdmissionTest, SystemPriorityClassesAreBootstrapped) {
+  auto& pcs = kind("scheduling.k8s.io", "v1", "PriorityClass");
+  auto node = registry_->get(pcs, "", "system-node-critical");
+  ASSERT_TRUE(node.ok());
+  EXPECT_EQ(api::getInt(*node, "value"), 2000001000);
+  auto cluster = registry_->get(pcs, "", "system-cluster-critical");
+  ASSERT_TRUE(cluster.ok());
+  EXPECT_EQ(api::getInt(*cluster, "value"), 2000000000);
+}
+
+TEST_F(PodAdmissionTest, PriorityClassResolvesPriorityAndPolicy) {
+  createClass("high", 1000, false, "Never");
+  auto pod = createPod("p", Object{{"priorityClassName", "high"}});
+  ASSERT_TRUE(pod.ok()) << pod.error().message;
+  EXPECT_EQ(api::getInt(*api::findObject(*pod, "spec"), "priority"), 1000);
+  EXPECT_EQ(api::getStringPath(*pod, "spec.preemptionPolicy"), "Never");
+
+  auto critical = createPod("crit", Object{{"priorityClassName", "system-node-critical"}});
+  ASSERT_TRUE(critical.ok()) << critical.error().message;
+  EXPECT_EQ(api::getInt(*api::findObject(*critical, "spec"), "priority"), 2000001000);
+  EXPECT_EQ(api::getStringPath(*critical, "spec.preemptionPolicy"), "PreemptLowerPriority");
+
+  auto plain = createPod("plain");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(api::getInt(*api::findObject(*plain, "spec"), "priority", -1), 0);
+  EXPECT_EQ(api::getStringPath(*plain, "spec.priorityClassName"), "");
+}
+
+TEST_F(PodAdmissionTest, UnknownClassAndMismatchedPriorityAreForbidden) {
+  auto unknown = createPod("u", Object{{"priorityClassName", "nope"}});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, ErrorCode::kForbidden);
+  EXPECT_EQ(unknown.error().message, "pods \"u\" is forbidden: no PriorityClass with name nope was found");
+
+  createClass("mid", 500);
+  auto mismatch = createPod("m", Object{{"priorityClassName", "mid"}, {"priority", 7}});
+  ASSERT_FALSE(mismatch.ok());
+  EXPECT_EQ(mismatch.error().code, ErrorCode::kForbidden);
+  EXPECT_EQ(mismatch.error().message,
+            "pods \"m\" is forbidden: the integer value of priority (7) must not be provided in pod spec; "
+            "priority admission controller computed 500 from the given PriorityClass name");
+  EXPECT_FALSE(registry_->get(kind("", "v1", "Pod"), "default", "m").ok());
+  // The same value as the class is accepted.
+  EXPECT_TRUE(createPod("same", Object{{"priorityClassName", "mid"}, {"priority", 500}}).ok());
+}
+
+TEST_F(PodAdmissionTest, GlobalDefaultClassAppliesToPodsWithoutOne) {
+  createClass("fallback", 42, true);
+  auto pod = createPod("d");
+  ASSERT_TRUE(pod.ok()) << pod.error().message;
+  EXPECT_EQ(api::getStringPath(*pod, "spec.priorityClassName"), "fallback");
+  EXPECT_EQ(api::getInt(*api::findObject(*pod, "spec"), "priority"), 42);
+}
+
+TEST_F(PodAdmissionTest, DefaultTolerationSeconds) {
+  auto pod = createPod("t");
+  ASSERT_TRUE(pod.ok()) << pod.error().message;
+  EXPECT_EQ(tolerations(*pod), (std::vector<std::string>{"node.kubernetes.io/not-ready:NoExecute:300",
+                                                        "node.kubernetes.io/unreachable:NoExecute:300"}));
+  // A pod that already tolerates unreachable keeps its own toleration and
+  // gets only the not-ready one.
+  auto own = createPod("own", Object{{"tolerations", json::array{Object{{"key", "node.kubernetes.io/unreachable"},
+                                                                        {"operator", "Exists"},
+                                                                        {"effect", "NoExecute"},
+                                                                        {"tolerationSeconds", 5}}}}});
+  ASSERT_TRUE(own.ok()) << own.error().message;
+  EXPECT_EQ(tolerations(*own), (std::vector<std::string>{"node.kubernetes.io/unreachable:NoExecute:5",
+                                                        "node.kubernetes.io/not-ready:NoExecute:300"}));
+  // An empty-key Exists toleration tolerates everything: nothing is added.
+  auto all = createPod("all", Object{{"tolerations", json::array{Object{{"operator", "Exists"}}}}});
+  ASSERT_TRUE(all.ok()) << all.error().message;
+  EXPECT_EQ(tolerations(*all), (std::vector<std::string>{":" ":-1"}));
+}
+
 }  // namespace
 }  // namespace berth

@@ -7,6 +7,7 @@
 #include "api/object.h"
 #include "apiserver/registry/codec.h"
 #include "apiserver/registry/selection.h"
+#include "apiserver/registry/pod_admission.h"
 #include "apiserver/registry/service_admission.h"
 #include "apiserver/status.h"
 #include "common/log.h"
@@ -355,6 +356,9 @@ Status Registry::checkNamespace(const api::KindInfo& kind, const std::string& ns
 Result<Object> Registry::admitCreate(const api::KindInfo& kind, Object& obj, const WriteOptions& opts) {
   if (kind.group.empty() && kind.kind == "Service") {
     BERTH_RETURN_IF_ERROR(admitServiceCreate(allocators_, obj));
+  }
+  if (kind.group.empty() && kind.kind == "Pod") {
+    BERTH_RETURN_IF_ERROR(admitPodCreate(*this, obj));
   }
   return obj;
 }

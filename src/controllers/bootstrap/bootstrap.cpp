@@ -108,6 +108,26 @@ Status bootstrapCluster(apiserver::Registry& registry, const BootstrapConfig& co
                                Object{{"metadata", Object{{"name", "kubernetes"}}},
                                       {"ports", json::array{Object{{"name", "https"}, {"port", config.port}, {"protocol", "TCP"}}}}},
                                "ports"));
+  // The system PriorityClasses upstream's apiserver creates at start
+  // (pkg/apis/scheduling SystemPriorityClasses).
+  struct SystemClass {
+    const char* name;
+    int64_t value;
+    const char* description;
+  };
+  for (const SystemClass& pc :
+       {SystemClass{"system-node-critical", 2000001000,
+                    "Used for system critical pods that must not be moved from their current node."},
+        SystemClass{"system-cluster-critical", 2000000000,
+                    "Used for system critical pods that must run in the cluster, but can be moved to another node "
+                    "if necessary."}}) {
+    Object obj{{"apiVersion", "scheduling.k8s.io/v1"},
+               {"kind", "PriorityClass"},
+               {"metadata", Object{{"name", pc.name}}},
+               {"value", pc.value},
+               {"description", pc.description}};
+    BERTH_RETURN_IF_ERROR(ensure(registry, "scheduling.k8s.io", "v1", "PriorityClass", "", std::move(obj), nullptr));
+  }
   return okStatus();
 }
 
