@@ -24,7 +24,7 @@ int usage() {
                "              [--kubeconfig F] [--name-prefix P] [--first-index I]\n"
                "              [--cpu 4] [--memory 16Gi] [--pods 110] [--ephemeral-storage 100Gi]\n"
                "              [--zones z1,z2,...] [--startup-latency-ms MS] [--ready-delay-ms MS]\n"
-               "              [--workers W] [--delete-on-exit] [-v]\n"
+               "              [--node-lease-duration-seconds 40] [--workers W] [--delete-on-exit] [-v]\n"
                "  --hollow N runs N simulated nodes (no containers) for scale tests; --kubeconfig\n"
                "  takes server, CA and credentials from a kubeconfig instead of the flags.\n");
   return 2;
@@ -111,6 +111,14 @@ int runAgent(const std::vector<std::string>& args) {
     } else if (auto* v = value("--ready-delay-ms")) {
       if (!number(*v, &ms, "--ready-delay-ms")) return usage();
       options.ready_delay = std::chrono::milliseconds(ms);
+    } else if (auto* v = value("--node-lease-duration-seconds")) {
+      // kubelet's flag; it renews the lease every quarter of the duration.
+      if (!number(*v, &ms, "--node-lease-duration-seconds") || ms < 4) {
+        std::fprintf(stderr, "berth agent: --node-lease-duration-seconds must be at least 4\n");
+        return usage();
+      }
+      options.lease_duration = std::chrono::seconds(ms);
+      options.lease_renew_interval = std::chrono::seconds(ms / 4);
     } else if (auto* v = value("--workers")) {
       if (!number(*v, &options.workers, "--workers") || options.workers == 0) return usage();
     } else if (args[i] == "--delete-on-exit")
