@@ -1021,6 +1021,11 @@ Result<std::unique_ptr<Watch>> RemoteClient::watch(const api::KindInfo& kind, co
       state->cv.wait_for(lock, delay, [&] { return state->stopped.load(); });
       delay = std::min<std::chrono::milliseconds>(delay * 2, std::chrono::seconds(5));
     }
+    // A stop() that came before the first pass never entered the loop,
+    // which is where state->stream is cleared: clear it before `stream`
+    // goes, or a later stop() cancels a freed stream.
+    std::lock_guard lock(state->mu);
+    state->stream = nullptr;
   });
   {
     std::lock_guard lock(impl_->watches_mu);

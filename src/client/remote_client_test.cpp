@@ -405,5 +405,21 @@ TEST_F(RemoteWatchTest, AWatchOutlivingItsClientIsStopped) {
   EXPECT_TRUE(events.waitFor(0).empty());
 }
 
+TEST_F(RemoteWatchTest, StoppingAWatchTwiceRightAfterItStartsIsSafe) {
+  // stop() usually reaches a fresh watch before its thread has begun
+  // reading; a second stop() (the owner's, then the client's destructor)
+  // must not reach the stream that thread has freed meanwhile.
+  Recorder events;
+  for (int i = 0; i < 10; ++i) {
+    auto w = client_->watch(configMaps(), "default", {}, events.handler());
+    ASSERT_TRUE(w.ok()) << w.error().message;
+    (*w)->stop();
+    (*w)->stop();
+  }
+  EXPECT_EQ(api_->watchVersions(10).size(), 10u);
+  client_.reset();
+  EXPECT_TRUE(events.waitFor(0).empty());
+}
+
 }  // namespace
 }  // namespace berth::client
