@@ -54,6 +54,24 @@ std::string controllerUid(const Object& obj) {
   return ref ? api::strAt(*ref, {"uid"}) : std::string();
 }
 
+std::string orphanPodIndexKey(std::string_view ns) { return "_ORPHAN_POD/" + std::string(ns); }
+
+void addPodControllerUidIndex(client::Informer& pods) {
+  pods.addIndex(kPodControllerUidIndex, [](const Object& pod) -> std::vector<std::string> {
+    std::string uid = controllerUid(pod);
+    if (!uid.empty()) return {uid};
+    return {orphanPodIndexKey(api::namespaceOf(pod))};
+  });
+}
+
+std::vector<client::ObjectPtr> ownedAndOrphanPods(const client::Informer& pods, const std::string& ns,
+                                                  const std::string& uid) {
+  std::vector<client::ObjectPtr> out = pods.byIndex(kPodControllerUidIndex, uid);
+  std::vector<client::ObjectPtr> orphans = pods.byIndex(kPodControllerUidIndex, orphanPodIndexKey(ns));
+  out.insert(out.end(), orphans.begin(), orphans.end());
+  return out;
+}
+
 const json::object* podCondition(const Object& pod, std::string_view type) {
   const json::array* conds = api::arrAt(pod, {"status", "conditions"});
   if (!conds) return nullptr;

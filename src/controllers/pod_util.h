@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "client/client.h"
+#include "client/informer.h"
 
 namespace berth::controllers {
 
@@ -38,6 +39,19 @@ std::string podKey(const api::Object& pod);
 // metav1.GetControllerOf: the ownerReference with controller=true, or nullptr.
 const boost::json::object* controllerRef(const api::Object& obj);
 std::string controllerUid(const api::Object& obj);
+
+// controller.PodControllerUIDIndex: pods filed under their controller's UID,
+// pods without a controller under orphanPodIndexKey(namespace), so that a
+// controller's sync reads its own pods and the adoptable orphans instead of
+// every pod of the namespace (upstream's getRSPods).
+inline constexpr char kPodControllerUidIndex[] = "podControllerUID";
+std::string orphanPodIndexKey(std::string_view ns);
+// Adds the index to the shared pod informer (before it starts; adding it
+// again from another controller is harmless).
+void addPodControllerUidIndex(client::Informer& pods);
+// The pods controlled by `uid` and the orphans of `ns`.
+std::vector<client::ObjectPtr> ownedAndOrphanPods(const client::Informer& pods, const std::string& ns,
+                                                  const std::string& uid);
 
 // The status.conditions entry of `type`, or nullptr.
 const boost::json::object* podCondition(const api::Object& pod, std::string_view type);

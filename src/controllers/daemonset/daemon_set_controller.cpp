@@ -94,6 +94,7 @@ DaemonSetController::DaemonSetController(client::Client& client, client::Informe
           "daemonset-controller", [this](const std::string& key) { return sync(key); },
           {&ds_informer_, &pod_informer_, &node_informer_, &history_informer_}, workers) {
   using C = DaemonSetController;
+  addPodControllerUidIndex(pod_informer_);
   ds_informer_.addHandlers(gatedHandlers(gate_, this, &C::addDs, &C::updateDs, &C::deleteDs));
   pod_informer_.addHandlers(gatedHandlers(gate_, this, &C::addPod, &C::updatePod, &C::deletePod));
   node_informer_.addHandlers(
@@ -282,8 +283,8 @@ CanAdoptFunc DaemonSetController::canAdopt(const Object& ds) {
 Result<std::vector<ObjectPtr>> DaemonSetController::getDaemonPods(const Object& ds) {
   BERTH_ASSIGN_OR_RETURN(api::LabelSelector selector,
                          api::LabelSelector::fromObject(api::at(ds, {"spec", "selector"})));
-  // Every pod of the namespace, to find owned pods that stopped matching.
-  std::vector<ObjectPtr> pods = pod_informer_.listNamespace(api::namespaceOf(ds));
+  // Owned pods (also those that stopped matching) and the namespace's orphans.
+  std::vector<ObjectPtr> pods = ownedAndOrphanPods(pod_informer_, api::namespaceOf(ds), api::uid(ds));
   ControllerRefManager cm(client_, ds, ds_kind_, std::move(selector), canAdopt(ds));
   return cm.claimPods(pods);
 }

@@ -66,6 +66,7 @@ DeploymentController::DeploymentController(client::Client& client,
       workers_count_(workers),
       guard_(std::make_shared<HandlerGuard>()) {
   guard_->self = this;
+  addPodControllerUidIndex(pod_informer_);
   registerHandlers();
 }
 
@@ -292,11 +293,12 @@ std::map<std::string, std::vector<ObjectPtr>> DeploymentController::podMapForDep
     if (rs) out[api::uid(*rs)];
   auto sel = api::LabelSelector::fromObject(api::at(d, {"spec", "selector"}));
   if (!sel.ok()) return out;
-  for (const auto& pod : pod_informer_.listNamespace(api::namespaceOf(d))) {
-    if (!sel->matches(api::objAt(*pod, {"metadata", "labels"}))) continue;
-    // Inactive pods count too: Recreate must see that no old pod runs.
-    auto it = out.find(controllerUid(*pod));
-    if (it != out.end()) it->second.push_back(pod);
+  // Each ReplicaSet's pods from the controller-UID index, narrowed to the
+  // Deployment's selector. Inactive pods count too: Recreate must see that
+  // no old pod runs.
+  for (auto& [rs_uid, pods] : out) {
+    for (const auto& pod : pod_informer_.byIndex(kPodControllerUidIndex, rs_uid))
+      if (sel->matches(api::objAt(*pod, {"metadata", "labels"}))) pods.push_back(pod);
   }
   return out;
 }

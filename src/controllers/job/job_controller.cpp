@@ -44,6 +44,7 @@ JobController::JobController(client::Client& client, client::InformerFactory& in
           [this](const std::string& key) { return syncOrphanPod(key); },
           {&job_informer_, &pod_informer_}, 1) {
   using C = JobController;
+  addPodControllerUidIndex(pod_informer_);
   job_informer_.addHandlers(gatedHandlers(gate_, this, &C::addJob, &C::updateJob, &C::deleteJob));
   pod_informer_.addHandlers(gatedHandlers(gate_, this, &C::addPod, &C::updatePod, &C::deletePod));
 }
@@ -122,8 +123,8 @@ void JobController::updateJob(const ObjectPtr& old_job, const ObjectPtr& cur_job
   // whose finalizer removal was missed.
   if (isJobFinished(*cur_job)) {
     const std::string uid = api::uid(*cur_job);
-    for (const auto& pod : pod_informer_.listNamespace(api::namespaceOf(*cur_job)))
-      if (controllerUid(*pod) == uid && hasJobTrackingFinalizer(*pod)) enqueueOrphanPod(*pod);
+    for (const auto& pod : pod_informer_.byIndex(kPodControllerUidIndex, uid))
+      if (hasJobTrackingFinalizer(*pod)) enqueueOrphanPod(*pod);
   }
   // A changed activeDeadlineSeconds needs a sync when it passes.
   auto start = timeAt(*cur_job, {"status", "startTime"});
@@ -141,8 +142,8 @@ void JobController::deleteJob(const ObjectPtr& job) {
   loop_.enqueue(client::keyOf(*job));
   // Pods left with tracking finalizers are released by the orphan loop.
   const std::string uid = api::uid(*job);
-  for (const auto& pod : pod_informer_.listNamespace(api::namespaceOf(*job)))
-    if (controllerUid(*pod) == uid && hasJobTrackingFinalizer(*pod)) enqueueOrphanPod(*pod);
+  for (const auto& pod : pod_informer_.byIndex(kPodControllerUidIndex, uid))
+    if (hasJobTrackingFinalizer(*pod)) enqueueOrphanPod(*pod);
 }
 
 void JobController::addPod(const ObjectPtr& pod) {
@@ -255,8 +256,8 @@ Result<std::vector<ObjectPtr>> JobController::getPodsForJob(const Object& job) {
     e.message = "couldn't convert Job selector: " + e.message;
     return e;
   }
-  std::vector<ObjectPtr> pods = pod_informer_.listNamespace(api::namespaceOf(job));
   std::string ns = api::namespaceOf(job), name = api::name(job), uid = api::uid(job);
+  std::vector<ObjectPtr> pods = ownedAndOrphanPods(pod_informer_, ns, uid);
   auto can_adopt = recheckDeletionTimestamp([this, ns, name, uid]() -> Result<ObjectPtr> {
     auto fresh = client_.get(job_kind_, ns, name);
     if (!fresh.ok()) return fresh;

@@ -128,6 +128,7 @@ ReplicaSetController::ReplicaSetController(const api::KindInfo& kind, client::Cl
       workers_count_(workers),
       guard_(std::make_shared<HandlerGuard>()) {
   guard_->self = this;
+  addPodControllerUidIndex(pod_informer_);
   registerHandlers();
 }
 
@@ -342,12 +343,10 @@ std::vector<ObjectPtr> ReplicaSetController::indirectlyRelatedPods(const Object&
   std::string owner_uid = controllerUid(rs);
   if (owner_uid.empty()) return related;
   std::set<std::string> seen;
-  for (const auto& other : rs_informer_.listNamespace(api::namespaceOf(rs))) {
+  const std::string ns = api::namespaceOf(rs);
+  for (const auto& other : rs_informer_.listNamespace(ns)) {
     if (controllerUid(*other) != owner_uid) continue;
-    auto sel = selectorOf(*other);
-    if (!sel.ok()) continue;
-    for (const auto& pod : pod_informer_.listNamespace(api::namespaceOf(*other))) {
-      if (!sel->matches(api::objAt(*pod, {"metadata", "labels"}))) continue;
+    for (const auto& pod : ownedAndOrphanPods(pod_informer_, ns, api::uid(*other))) {
       if (seen.insert(api::uid(*pod)).second) related.push_back(pod);
     }
   }
@@ -512,9 +511,10 @@ Status ReplicaSetController::sync(const std::string& key) {
                                        << " err=" << selector.error().message;
     return okStatus();
   }
-  // All pods of the namespace, to find owned pods that stopped matching.
-  std::vector<ObjectPtr> filtered = filterActivePods(pod_informer_.listNamespace(ns));
+  // Owned pods (also those that stopped matching, to release them) and the
+  // namespace's orphans (to adopt), from the controller-UID index.
   const std::string rs_uid = api::uid(rs);
+  std::vector<ObjectPtr> filtered = filterActivePods(ownedAndOrphanPods(pod_informer_, ns, rs_uid));
   ControllerRefManager cm(
       client_, rs, kind_, *selector, recheckDeletionTimestamp([this, ns, name, rs_uid]() {
         auto fresh = client_.get(kind_, ns, name);

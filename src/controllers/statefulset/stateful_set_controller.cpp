@@ -53,6 +53,7 @@ StatefulSetController::StatefulSetController(client::Client& client,
           "statefulset-controller", [this](const std::string& key) { return sync(key); },
           {&set_informer_, &pod_informer_, &pvc_informer_, &history_informer_}, workers) {
   using C = StatefulSetController;
+  addPodControllerUidIndex(pod_informer_);
   set_informer_.addHandlers(gatedHandlers(gate_, this, &C::addSet, &C::updateSet, &C::deleteSet));
   pod_informer_.addHandlers(gatedHandlers(gate_, this, &C::addPod, &C::updatePod, &C::deletePod));
 }
@@ -186,7 +187,7 @@ Status StatefulSetController::adoptOrphanRevisions(const Object& set,
 
 Result<std::vector<ObjectPtr>> StatefulSetController::getPodsForStatefulSet(
     const Object& set, const api::LabelSelector& selector) {
-  std::vector<ObjectPtr> pods = pod_informer_.listNamespace(api::namespaceOf(set));
+  std::vector<ObjectPtr> pods = ownedAndOrphanPods(pod_informer_, api::namespaceOf(set), api::uid(set));
   ControllerRefManager cm(client_, set, set_kind_, selector, canAdopt(set));
   // Only pods named after the set are claimed; others are released.
   return cm.claimPods(pods, [&set](const Object& pod) { return isMemberOf(set, pod); });
