@@ -41,20 +41,6 @@ int usage() {
   return 2;
 }
 
-std::string loadavg() {
-  std::ifstream in("/proc/loadavg");
-  std::string s;
-  std::getline(in, s);
-  return s;
-}
-
-std::string mib(long kib) {
-  if (kib < 0) return "n/a";
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.1f MiB", kib / 1024.0);
-  return buf;
-}
-
 const client::Headers kJson = {{"Content-Type", "application/json"}};
 const client::Headers kMergePatch = {{"Content-Type", "application/merge-patch+json"}};
 

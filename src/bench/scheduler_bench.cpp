@@ -19,13 +19,13 @@
 #include "api/kinds/access.h"
 #include "api/object.h"
 #include "apiserver/registry/registry.h"
+#include "bench/server_process.h"
 #include "client/event_recorder.h"
 #include "client/informer.h"
 #include "client/inprocess_client.h"
 #include "common/log.h"
 #include "scheduler/scheduler.h"
-#include "storage/sqlite/sqlite_store.h"
-#include "storage/watch_cache.h"
+#include "server/cluster_server.h"
 
 namespace berth::bench {
 
@@ -39,8 +39,6 @@ struct Options {
   int pods = 3000;
   scheduler::ScoringStrategy strategy = scheduler::ScoringStrategy::kLeastAllocated;
   int clients = 16;
-  int parallelism = 0;
-  int binders = 64;
   double timeout_s = 300;
   // All nodes 4c/16Gi instead of four shapes (the bin-packing lower bound is
   // then tight).
@@ -51,8 +49,7 @@ int usage() {
   std::fprintf(
       stderr,
       "usage: berth bench scheduler [--nodes N] [--pods M] [--strategy least|most] [--clients C]\n"
-      "                             [--parallelism P] [--binders B] [--timeout SECONDS] "
-      "[--uniform]\n");
+      "                             [--timeout SECONDS] [--uniform]\n");
   return 2;
 }
 
@@ -66,47 +63,6 @@ std::string loadavg() {
 double secondsSince(SteadyClock::time_point t) {
   return std::chrono::duration<double>(SteadyClock::now() - t).count();
 }
-
-// The API server's storage and registry without the HTTP layer: what the
-// scheduler inside `berth server` talks to through the in-process client.
-struct Stack {
-  std::string dir;
-  std::shared_ptr<storage::SqliteStore> backend;
-  std::shared_ptr<storage::WatchCache> cache;
-  std::unique_ptr<apiserver::Registry> registry;
-  std::unique_ptr<client::InProcessClient> client;
-
-  static Result<std::unique_ptr<Stack>> start() {
-    auto s = std::make_unique<Stack>();
-    char tmpl[] = "/tmp/berth-sched-bench-XXXXXX";
-    if (!::mkdtemp(tmpl)) return makeError(ErrorCode::kInternal, "mkdtemp failed");
-    s->dir = tmpl;
-    BERTH_ASSIGN_OR_RETURN(auto backend, storage::SqliteStore::open(s->dir + "/state.db"));
-    s->backend = std::move(backend);
-    const api::KindRegistry& kinds = api::KindRegistry::builtin();
-    storage::WatchCacheOptions wo;
-    wo.decorate = [&kinds](storage::KeyValue kv) {
-      return apiserver::Registry::decorate(kinds, std::move(kv));
-    };
-    BERTH_ASSIGN_OR_RETURN(auto cache, storage::WatchCache::create(s->backend, wo));
-    s->cache = std::move(cache);
-    s->registry = std::make_unique<apiserver::Registry>(kinds, s->cache, RealClock::instance(),
-                                                        apiserver::Registry::Options{});
-    s->client = std::make_unique<client::InProcessClient>(*s->registry);
-    return s;
-  }
-
-  ~Stack() {
-    client.reset();
-    registry.reset();
-    cache.reset();
-    backend.reset();
-    if (!dir.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  }
-};
 
 // Node shapes (cpu cores, memory GiB), cycled over the nodes.
 struct Shape {
@@ -235,13 +191,18 @@ class BindCounter {
   std::unique_ptr<client::Watch> watch_;
 };
 
-// Phase 2, upstream scheduler_perf's measure: M pods wait in the queue
+// Phase 3, upstream scheduler_perf's measure: M pods wait in the queue
 // before their scheduler starts; the time from its start to the last bind
-// is the scheduler's own throughput, not bounded by the creates. Returns
-// pods bound per second (0 when incomplete).
-double runBacklog(client::Client& c, const Options& opt, const scheduler::SchedulerOptions& base,
-                  int64_t avg_milli_cpu, int64_t avg_mib, int* bound_out) {
+// is the scheduler's own throughput, not bounded by the creates. The
+// server's scheduler cannot be started late, so this phase runs a second
+// Scheduler with the server's options (profile "bench-backlog", the same
+// strategy) over its own in-process client on the server's Registry; the
+// server's idle default-scheduler runs beside it. Returns pods bound per
+// second (0 when incomplete).
+double runBacklog(apiserver::Registry& registry, const Options& opt, int64_t avg_milli_cpu,
+                  int64_t avg_mib, int* bound_out) {
   const std::string name = "bench-backlog";
+  client::InProcessClient c(registry);
   std::atomic<int> failures{0};
   std::mutex err_mu;
   std::string first_error;
@@ -254,7 +215,9 @@ double runBacklog(client::Client& c, const Options& opt, const scheduler::Schedu
       &failures, &first_error, &err_mu);
   client::InformerFactory informers(c);
   client::EventRecorder recorder(c, RealClock::instance(), name);
-  scheduler::SchedulerOptions so = base;
+  // What ControlPlane::start gives the server's scheduler.
+  scheduler::SchedulerOptions so;
+  so.profile.fit.strategy = opt.strategy;
   so.profile.scheduler_name = name;
   auto sched = scheduler::Scheduler::create(c, informers, recorder, RealClock::instance(), so);
   BindCounter counter;
@@ -267,25 +230,78 @@ double runBacklog(client::Client& c, const Options& opt, const scheduler::Schedu
   counter.stop();
   (*sched)->stop();
   informers.stop();
+  recorder.flush();
   *bound_out = counter.count();
   double secs = counter.lastBoundAfter(t0);
   return complete && secs > 0 ? opt.pods / secs : 0;
 }
 
+// Waits until the server's scheduler has seen every node: a probe pod that
+// only the last node (written last, with its status) admits is bound.
+// Informer events arrive in order, so the scheduler has the other nodes by
+// then too.
+Status waitSchedulerHasNodes(client::Client& c, const Options& opt) {
+  const std::string ns = "bench-probe";
+  std::string last = "node-" + std::to_string(opt.nodes - 1);
+  json::object pod = podObject(ns, "probe", 1, 1, "default-scheduler");
+  pod["spec"].as_object()["nodeSelector"] = json::object{{"kubernetes.io/hostname", last}};
+  BindCounter counter;
+  BERTH_RETURN_IF_ERROR(counter.start(c, ns, 1));
+  auto r = c.create(client::kind("", "Pod"), std::move(pod));
+  if (!r.ok()) return std::move(r).error();
+  bool bound = counter.wait(120);
+  counter.stop();
+  if (!bound) return makeError(ErrorCode::kTimeout, "the probe pod for " + last + " was not bound");
+  return okStatus();
+}
+
+// The unbound pods of a namespace and the first one's status, to say why a
+// phase did not complete.
+void printUnbound(client::Client& c, const std::string& ns) {
+  auto all = c.list(client::kind("", "Pod"), ns, {});
+  if (!all.ok()) return;
+  int unbound = 0;
+  for (const auto& p : all->items) {
+    if (!api::strAt(*p, {"spec", "nodeName"}).empty()) continue;
+    if (unbound++ == 0)
+      std::printf(
+          "    first unbound pod %s/%s: status %s\n", ns.c_str(),
+          api::strAt(*p, {"metadata", "name"}).c_str(),
+          json::serialize(api::at(*p, {"status"}) ? *api::at(*p, {"status"}) : json::value())
+              .c_str());
+  }
+  std::printf("    %d unbound pods in %s\n", unbound, ns.c_str());
+}
+
 int run(const Options& opt) {
-  auto started = Stack::start();
+  // The real server in this process, its scheduler and controllers
+  // included. Nodes never renew a Lease here, so the node lifecycle
+  // controller's grace period outlasts the bench.
+  std::vector<std::string> flags = {
+      "--scheduler-strategy",
+      opt.strategy == scheduler::ScoringStrategy::kMostAllocated ? "most" : "least",
+      "--node-monitor-grace-period", "24h"};
+  auto started = BenchServer::start(true, flags);
   if (!started.ok()) {
     std::fprintf(stderr, "bench scheduler: %s\n", started.error().message.c_str());
     return 1;
   }
-  std::unique_ptr<Stack> stack = std::move(started).value();
-  client::Client& c = *stack->client;
+  std::unique_ptr<BenchServer> server = std::move(started).value();
+  apiserver::Registry& registry = server->inProcess()->registry();
+  // The load generator's own client: what a user's writes go through,
+  // minus HTTP.
+  client::InProcessClient bench_client(registry);
+  client::Client& c = bench_client;
   const api::KindInfo& pods_kind = client::kind("", "Pod");
   const api::KindInfo& nodes_kind = client::kind("", "Node");
   std::printf("loadavg at start: %s (cores: %u)\n", loadavg().c_str(),
               std::thread::hardware_concurrency());
+  std::printf(
+      "server: berth server in this process (ClusterServer, --scheduler-strategy %s; the "
+      "scheduler and controllers run), ready in %.0f ms\n",
+      flags[1].c_str(), server->readyMs());
 
-  for (const char* ns : {"bench", "bench-floor", "bench-backlog"}) {
+  for (const char* ns : {"bench", "bench-floor", "bench-backlog", "bench-probe"}) {
     auto r = c.create(
         client::kind("", "Namespace"),
         json::object{
@@ -298,6 +314,7 @@ int run(const Options& opt) {
   }
   int64_t total_milli_cpu = 0, total_mib = 0;
   std::vector<std::tuple<int64_t, int64_t, int64_t>> capacities;  // milli cpu, MiB, pods
+  auto nodes_t0 = SteadyClock::now();
   for (int i = 0; i < opt.nodes; ++i) {
     // Status is not taken on create: write it through nodes/status, as
     // an agent's first heartbeat would.
@@ -318,18 +335,27 @@ int run(const Options& opt) {
     total_mib += s.mem_gib * 1024;
     capacities.emplace_back(s.cpu * 1000, s.mem_gib * 1024, kMaxPodsPerNode);
   }
+  if (Status st = waitSchedulerHasNodes(c, opt); !st.ok()) {
+    std::fprintf(stderr, "bench scheduler: %s\n", st.error().message.c_str());
+    printUnbound(c, "bench-probe");
+    return 1;
+  }
   // Requests sized so that each of the two scheduled sets of pods (the
   // end-to-end run and the backlog) fills about 30% of the cluster.
   int64_t avg_milli_cpu = std::max<int64_t>(1, total_milli_cpu * 3 / 10 / opt.pods);
   int64_t avg_mib = std::max<int64_t>(1, total_mib * 3 / 10 / opt.pods);
-  std::printf("cluster: %d nodes (%s, %d pods each), %d pods averaging %ldm cpu / %ldMi\n", opt.nodes,
-              opt.uniform ? "all 4c/16Gi" : "4 shapes: 4c/16Gi 8c/32Gi 4c/8Gi 2c/8Gi", kMaxPodsPerNode, opt.pods,
-              static_cast<long>(avg_milli_cpu), static_cast<long>(avg_mib));
+  std::printf(
+      "cluster: %d nodes (%s, %d pods each) created and seen by the scheduler in %.2f s, %d pods "
+      "averaging %ldm cpu / %ldMi\n",
+      opt.nodes, opt.uniform ? "all 4c/16Gi" : "4 shapes: 4c/16Gi 8c/32Gi 4c/8Gi 2c/8Gi",
+      kMaxPodsPerNode, secondsSince(nodes_t0), opt.pods, static_cast<long>(avg_milli_cpu),
+      static_cast<long>(avg_mib));
 
   std::mutex err_mu;
   std::string first_error;
   std::atomic<int> failures{0};
-  // The API write floor: the same number of pods, nobody schedules them.
+  // The API write floor: the same number of pods, nobody schedules them
+  // (the server's scheduler sees them and leaves them alone).
   double floor_s = createPods(
       c, opt.clients, opt.pods,
       [&](int i) {
@@ -341,31 +367,11 @@ int run(const Options& opt) {
   std::printf("floor: %d plain pod creates from %d clients in %.2f s = %.0f creates/s\n", opt.pods,
               opt.clients, floor_s, floor_rate);
 
-  client::InformerFactory informers(c);
-  client::EventRecorder recorder(c, RealClock::instance(), "default-scheduler");
-  scheduler::SchedulerOptions so;
-  so.profile.fit.strategy = opt.strategy;
-  so.parallelism = opt.parallelism;
-  so.bind_workers = opt.binders;
-  auto sched_r = scheduler::Scheduler::create(c, informers, recorder, RealClock::instance(), so);
-  if (!sched_r.ok()) {
-    std::fprintf(stderr, "bench scheduler: %s\n", sched_r.error().message.c_str());
-    return 1;
-  }
-  std::unique_ptr<scheduler::Scheduler> sched = std::move(sched_r).value();
-  informers.start();
-  if (!informers.waitForSync(std::chrono::seconds(60))) {
-    std::fprintf(stderr, "bench scheduler: informers did not sync\n");
-    return 1;
-  }
-  sched->start();
-
   BindCounter counter;
   if (Status st = counter.start(c, "bench", opt.pods); !st.ok()) {
     std::fprintf(stderr, "bench scheduler: watch: %s\n", st.error().message.c_str());
     return 1;
   }
-
   auto t0 = SteadyClock::now();
   double create_s = createPods(
       c, opt.clients, opt.pods,
@@ -378,28 +384,9 @@ int run(const Options& opt) {
   double bound_s = counter.lastBoundAfter(t0);
   counter.stop();
   if (!complete) {
-    // Say why: the scheduler's view and the first unbound pod's condition.
-    std::printf(
-        "incomplete: scheduler cache has %zu nodes, %zu pods; queue holds %zu pods (%zu active, "
-        "%zu backoff, "
-        "%zu unschedulable)\n",
-        sched->cache().nodeCount(), sched->cache().podCount(), sched->queue().pendingCount(),
-        sched->queue().activeCount(), sched->queue().backoffCount(),
-        sched->queue().unschedulableCount());
-    auto all = c.list(pods_kind, "bench", {});
-    if (all.ok())
-      for (const auto& p : all->items)
-        if (api::strAt(*p, {"spec", "nodeName"}).empty()) {
-          std::printf(
-              "    first unbound pod %s: status %s\n", api::strAt(*p, {"metadata", "name"}).c_str(),
-              json::serialize(api::at(*p, {"status"}) ? *api::at(*p, {"status"}) : json::value())
-                  .c_str());
-          break;
-        }
+    std::printf("incomplete after %.0f s:\n", opt.timeout_s);
+    printUnbound(c, "bench");
   }
-  sched->stop();
-  informers.stop();
-  recorder.flush();
 
   // Placement: pods per node, from the API.
   std::map<std::string, int> per_node;
@@ -417,13 +404,8 @@ int run(const Options& opt) {
       opt.pods, create_s, opt.pods / create_s, bound_count, opt.pods, bound_s, bound_rate);
   std::printf(
       "    bound/s against the create floor: %.2f (a scheduled pod costs 3 writes: create, "
-      "binding, "
-      "Scheduled event)\n",
+      "binding, Scheduled event)\n",
       floor_rate > 0 ? bound_rate / floor_rate : 0.0);
-  std::printf("    scheduler: %lu binds, %lu bind failures\n",
-              static_cast<unsigned long>(sched->scheduledCount()),
-              static_cast<unsigned long>(sched->bindFailures()));
-
   // Placement quality.
   int64_t total_req_cpu = 0, total_req_mib = 0;
   for (int i = 0; i < opt.pods; ++i) {
@@ -482,13 +464,14 @@ int run(const Options& opt) {
     std::printf("    %d create failures, first: %.300s\n", failures.load(), first_error.c_str());
 
   int backlog_bound = 0;
-  double backlog_rate = runBacklog(c, opt, so, avg_milli_cpu, avg_mib, &backlog_bound);
+  double backlog_rate = runBacklog(registry, opt, avg_milli_cpu, avg_mib, &backlog_bound);
   std::printf(
-      "backlog: %d pods queued before their scheduler started: %d/%d bound at %.0f pods/s (%.2f of "
-      "the "
+      "backlog: %d pods queued before their scheduler started (a second Scheduler with the "
+      "server's options over the server's Registry): %d/%d bound at %.0f pods/s (%.2f of the "
       "create floor)\n",
       opt.pods, backlog_bound, opt.pods, backlog_rate,
       floor_rate > 0 ? backlog_rate / floor_rate : 0.0);
+  if (backlog_bound != opt.pods) printUnbound(c, "bench-backlog");
   std::string load = loadavg();
   std::printf("loadavg at end: %s%s\n", load.c_str(),
               std::strtod(load.c_str(), nullptr) > std::thread::hardware_concurrency()
@@ -496,13 +479,13 @@ int run(const Options& opt) {
                   : "");
   std::printf(
       "bench scheduler: nodes=%d pods=%d strategy=%s bound=%d/%d bound_per_s=%.0f "
-      "create_floor_per_s=%.0f "
-      "ratio=%.2f backlog_bound_per_s=%.0f %s complete=%s\n",
+      "create_floor_per_s=%.0f ratio=%.2f backlog_bound_per_s=%.0f backlog_ratio=%.2f %s "
+      "complete=%s\n",
       opt.nodes, opt.pods, scheduler::scoringStrategyName(opt.strategy), bound_count, opt.pods,
       bound_rate, floor_rate, floor_rate > 0 ? bound_rate / floor_rate : 0.0, backlog_rate,
-      quality.c_str(), complete && backlog_bound == opt.pods ? "yes" : "no");
+      floor_rate > 0 ? backlog_rate / floor_rate : 0.0, quality.c_str(),
+      complete && backlog_bound == opt.pods ? "yes" : "no");
   std::fflush(stdout);
-  sched.reset();
   return complete && backlog_bound == opt.pods && failures == 0 ? 0 : 1;
 }
 
@@ -523,10 +506,6 @@ int runSchedulerBench(const std::vector<std::string>& args) {
         opt.pods = std::stoi(*v);
       else if (auto* v = value("--clients"))
         opt.clients = std::stoi(*v);
-      else if (auto* v = value("--parallelism"))
-        opt.parallelism = std::stoi(*v);
-      else if (auto* v = value("--binders"))
-        opt.binders = std::stoi(*v);
       else if (auto* v = value("--timeout"))
         opt.timeout_s = std::stod(*v);
       else if (args[i] == "--uniform")
@@ -542,8 +521,7 @@ int runSchedulerBench(const std::vector<std::string>& args) {
       return usage();
     }
   }
-  if (opt.nodes < 1 || opt.pods < 1 || opt.clients < 1 || opt.binders < 1 || opt.timeout_s <= 0)
-    return usage();
+  if (opt.nodes < 1 || opt.pods < 1 || opt.clients < 1 || opt.timeout_s <= 0) return usage();
   // Two sets of M pods (the run and the backlog) share the nodes.
   if (2 * opt.pods > opt.nodes * kMaxPodsPerNode * 9 / 10) {
     std::fprintf(stderr,

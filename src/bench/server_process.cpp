@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,6 +52,76 @@ int freePort() {
 
 }  // namespace
 
+pid_t spawnSelf(const std::vector<std::string>& args, const std::string& log_path) {
+  std::vector<std::string> argv_s = {"/proc/self/exe"};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  // A bench that dies (crash, kill) takes its server and agents with it.
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (::getppid() != parent) ::_exit(1);
+  int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd >= 0) {
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::close(fd);
+  }
+  ::execv("/proc/self/exe", argv.data());
+  ::_exit(127);
+}
+
+void stopChild(pid_t pid, std::chrono::seconds grace) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  // Give the graceful path its time, then insist; only this child, by pid.
+  auto deadline = Clock::now() + grace;
+  int wstatus = 0;
+  while (::waitpid(pid, &wstatus, WNOHANG) == 0) {
+    if (Clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &wstatus, 0);
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+double cpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  std::getline(in, stat);
+  // Fields after the parenthesised command: state is field 3; utime and
+  // stime are fields 14 and 15.
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string f;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i == 14) utime = std::strtol(f.c_str(), nullptr, 10);
+    if (i == 15) stime = std::strtol(f.c_str(), nullptr, 10);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+std::string loadavg() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+std::string mib(long kib) {
+  if (kib < 0) return "n/a";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f MiB", kib / 1024.0);
+  return buf;
+}
+
 long readRssKib(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -87,24 +158,11 @@ Result<std::unique_ptr<BenchServer>> BenchServer::start(bool in_process,
   if (s->port_ <= 0) return makeError(ErrorCode::kInternal, "no free port");
   std::string listen = "127.0.0.1:" + std::to_string(s->port_);
   std::string log_path = s->dir_ + "/server.log";
-  std::vector<std::string> argv_s = {"/proc/self/exe", "server", "--data-dir", data_dir, "--listen", listen};
+  std::vector<std::string> argv_s = {"server", "--data-dir", data_dir, "--listen", listen};
   argv_s.insert(argv_s.end(), server_flags.begin(), server_flags.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
   t0 = Clock::now();
-  pid_t pid = ::fork();
+  pid_t pid = spawnSelf(argv_s, log_path);
   if (pid < 0) return makeError(ErrorCode::kInternal, "fork failed");
-  if (pid == 0) {
-    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      ::close(fd);
-    }
-    ::execv("/proc/self/exe", argv.data());
-    ::_exit(127);
-  }
   s->pid_ = pid;
   // Credentials appear on disk during start-up (apiserver/auth/certs.cpp:
   // DATA/pki/ca.crt, DATA/admin-token, both written atomically).
@@ -163,6 +221,8 @@ Status BenchServer::waitReady(double timeout_s) {
   return makeError(ErrorCode::kTimeout, "server not ready: " + last);
 }
 
+pid_t BenchServer::pid() const { return pid_ > 0 ? pid_ : ::getpid(); }
+
 long BenchServer::rssKib() const { return readRssKib(pid_ > 0 ? pid_ : ::getpid()); }
 
 void BenchServer::stop() {
@@ -171,18 +231,7 @@ void BenchServer::stop() {
     in_process_.reset();
   }
   if (pid_ > 0) {
-    ::kill(pid_, SIGTERM);
-    // Give the graceful path 5 s, then insist; only this child, by pid.
-    auto deadline = Clock::now() + std::chrono::seconds(5);
-    int wstatus = 0;
-    while (::waitpid(pid_, &wstatus, WNOHANG) == 0) {
-      if (Clock::now() > deadline) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &wstatus, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    stopChild(pid_, std::chrono::seconds(5));
     pid_ = -1;
   }
   if (!dir_.empty()) {

@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,8 @@ class BenchServer {
   double readyMs() const { return ready_ms_; }
   // VmRSS of the server's process in KiB (this process when in-process).
   long rssKib() const;
+  // The child's pid, or this process's when in-process.
+  pid_t pid() const;
   bool childProcess() const { return pid_ > 0; }
   // Kills the child by pid (or stops the in-process server) and removes the
   // temp dir. Idempotent.
@@ -56,5 +59,16 @@ class BenchServer {
 
 // VmRSS of /proc/PID/status in KiB, -1 when unreadable.
 long readRssKib(pid_t pid);
+// User + system CPU seconds of a process so far, -1 when unreadable.
+double cpuSeconds(pid_t pid);
+// Forks and execs this binary with `args` (e.g. {"agent", "--hollow", "10"}),
+// stdout and stderr to log_path. The child's pid, or -1.
+pid_t spawnSelf(const std::vector<std::string>& args, const std::string& log_path);
+// SIGTERM to the child, SIGKILL after `grace`; reaps it. Only this pid.
+void stopChild(pid_t pid, std::chrono::seconds grace);
+// /proc/loadavg's three averages.
+std::string loadavg();
+// "12.3 MiB", or "n/a" for a negative value.
+std::string mib(long kib);
 
 }  // namespace berth::bench

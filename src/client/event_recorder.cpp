@@ -71,6 +71,7 @@ struct EventRecorder::State {
   std::condition_variable cv;
   std::deque<Pending> queue;
   uint64_t recorded = 0;  // accepted by record()
+  uint64_t dropped = 0;   // oldest events dropped because the queue was full
   uint64_t finished = 0;  // written, failed or dropped
   bool stopping = false;
   std::thread thread;
@@ -273,9 +274,12 @@ void EventRecorder::record(const Object& involved, const std::string& type,
     ++state_->recorded;
     if (state_->queue.size() > kMaxQueued) {
       const Pending& dropped = state_->queue.front();
-      BERTH_LOG(kWarning, "events")
-          << "too many queued events, dropped event reason=" << dropped.reason
-          << " object=" << api::getString(dropped.involved, "name");
+      // The first drop and then one line per 1,000, not one per event:
+      // a burst (5,000 nodes registering) would flood the log.
+      if (state_->dropped++ % 1000 == 0)
+        BERTH_LOG(kWarning, "events") << "too many queued events, dropped event reason=" << dropped.reason
+                                      << " object=" << api::getString(dropped.involved, "name")
+                                      << " dropped_so_far=" << state_->dropped;
       state_->queue.pop_front();
       ++state_->finished;
     }

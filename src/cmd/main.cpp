@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bench/api_bench.h"
+#include "bench/cluster_bench.h"
 #include "bench/scheduler_bench.h"
 #include "cmd/agent_cmd.h"
 #include "common/log.h"
@@ -26,7 +27,8 @@ int usage() {
                "               [--scheduler-strategy least|most] [-v]\n"
                "  berth agent --hollow N --server URL --token T [flags]   (berth agent --help)\n"
                "  berth bench api [flags]         (berth bench api --help)\n"
-               "  berth bench scheduler [flags]   (berth bench scheduler --help)\n");
+               "  berth bench scheduler [flags]   (berth bench scheduler --help)\n"
+               "  berth bench cluster [flags]     (berth bench cluster --help)\n");
   return 2;
 }
 
@@ -89,5 +91,6 @@ int main(int argc, char** argv) {
   else if (cmd == "agent") return berth::cmd::runAgent(args);
   else if (cmd == "bench" && !args.empty() && args[0] == "api") return berth::bench::runApiBench(args);
   else if (cmd == "bench" && !args.empty() && args[0] == "scheduler") return berth::bench::runSchedulerBench(args);
+  else if (cmd == "bench" && !args.empty() && args[0] == "cluster") return berth::bench::runClusterBench(args);
   return usage();
 }
