@@ -44,7 +44,7 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 // A small blocking HTTP/1.1 client over TLS (or plain TCP) with keep-alive
 // connection reuse, for agents, benchmarks and tests. Thread-compatible: use
-// one client per thread.
+// one client per thread; only cancel() may come from another thread.
 class HttpsClient {
  public:
   explicit HttpsClient(ClientOptions options);
@@ -56,8 +56,8 @@ class HttpsClient {
   // connection that the server had closed meanwhile is retried once on a
   // new connection. Transport failures are kUnavailable / kTimeout errors;
   // HTTP error statuses are returned as responses.
-  Result<ClientResponse> request(std::string_view method, std::string_view target, std::string_view body = {},
-                                 const Headers& headers = {});
+  Result<ClientResponse> request(std::string_view method, std::string_view target,
+                                 std::string_view body = {}, const Headers& headers = {});
 
   // Streams a response body (watch, log follow): for a 2xx answer each line
   // (without its '\n') is handed to `on_line` as it arrives, until it
@@ -67,6 +67,24 @@ class HttpsClient {
                                 const std::function<bool(std::string_view line)>& on_line,
                                 std::string_view body = {}, const Headers& headers = {});
 
+  // stream() in two steps, for callers that must see the answer before
+  // reading on (a watch returns a refused request from watch() itself).
+  // openStream() sends the request and reads the status and headers, and
+  // the whole body of a non-2xx answer; after a 2xx answer readStream()
+  // hands the body's lines to `on_line` as stream() does. Ends ok when the
+  // body ends or `on_line` returns false.
+  Result<ClientResponse> openStream(std::string_view method, std::string_view target,
+                                    std::string_view body = {}, const Headers& headers = {});
+  Status readStream(const std::function<bool(std::string_view line)>& on_line);
+
+  // Any thread: aborts the call in progress (name lookup, connect,
+  // handshake, a read from a silent server) and makes every later call fail
+  // at once, with kUnavailable. For stopping a watch from its owner.
+  void cancel();
+
+  // Whether the TLS settings (CA bundle, client certificate) loaded; every
+  // request fails with this error otherwise.
+  Status tlsStatus() const;
   // Connections opened so far (to observe keep-alive reuse).
   int connectionsOpened() const;
   // Drops the current connection.

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -15,8 +16,6 @@
 #include <future>
 #include <mutex>
 #include <thread>
-
-#include <boost/json.hpp>
 
 #include "apiserver/auth/authenticator.h"
 #include "apiserver/auth/certs.h"
@@ -41,9 +40,10 @@ class TestHandler : public apiserver::Handler {
  public:
   void handle(Request req, std::shared_ptr<Responder> responder) override {
     if (req.path == "/version") {
-      responder->respond(Response{200,
-                                  {{"Content-Type", "application/json"}},
-                                  R"({"major":"1","minor":"32","gitVersion":"v1.32.0","platform":"linux/amd64"})"});
+      responder->respond(Response{
+          200,
+          {{"Content-Type", "application/json"}},
+          R"({"major":"1","minor":"32","gitVersion":"v1.32.0","platform":"linux/amd64"})"});
     } else if (req.path == "/healthz" || req.path.rfind("/readyz", 0) == 0) {
       responder->respond(Response{200, {{"Content-Type", "text/plain"}}, "ok"});
     } else if (req.path == "/echo" || req.path.rfind("/echo/", 0) == 0) {
@@ -52,7 +52,8 @@ class TestHandler : public apiserver::Handler {
       o["path"] = req.path;
       o["target"] = req.target;
       boost::json::array q;
-      for (const auto& [k, v] : req.query) q.push_back(boost::json::array{boost::json::string(k), boost::json::string(v)});
+      for (const auto& [k, v] : req.query)
+        q.push_back(boost::json::array{boost::json::string(k), boost::json::string(v)});
       o["query"] = q;
       o["user"] = req.user.name;
       boost::json::array groups;
@@ -61,7 +62,8 @@ class TestHandler : public apiserver::Handler {
       o["body_size"] = req.body.size();
       o["remote"] = req.remote_address;
       o["x_test"] = std::string(req.header("x-test"));
-      responder->respond(Response{200, {{"Content-Type", "application/json"}}, boost::json::serialize(o)});
+      responder->respond(
+          Response{200, {{"Content-Type", "application/json"}}, boost::json::serialize(o)});
     } else if (req.path == "/stream") {
       auto writer = responder->startStream(200, {{"Content-Type", "application/json"}});
       writer->onClosed([this] { closed_.set_value(); });
@@ -103,7 +105,8 @@ class HttpsClientTest : public ::testing::Test {
     auto ca = apiserver::auth::generateCa();
     ASSERT_TRUE(ca.ok()) << ca.error().message;
     ca_ = *ca;
-    auto serving = apiserver::auth::generateServingCert(ca_, "kube-apiserver", apiserver::auth::defaultServingSans({}));
+    auto serving = apiserver::auth::generateServingCert(ca_, "kube-apiserver",
+                                                        apiserver::auth::defaultServingSans({}));
     ASSERT_TRUE(serving.ok()) << serving.error().message;
     serving_ = *serving;
     startServer(true);
@@ -145,7 +148,9 @@ class HttpsClientTest : public ::testing::Test {
     return o;
   }
 
-  static boost::json::object parse(const std::string& s) { return boost::json::parse(s).as_object(); }
+  static boost::json::object parse(const std::string& s) {
+    return boost::json::parse(s).as_object();
+  }
 
   apiserver::auth::CertKeyPair ca_;
   apiserver::auth::CertKeyPair serving_;
@@ -172,8 +177,8 @@ TEST_F(HttpsClientTest, NoCredentialsIsUnauthorizedWithKubernetesStatus) {
 
 TEST_F(HttpsClientTest, BearerTokenAuthenticatesAndRequestIsParsed) {
   HttpsClient client(clientOptions());
-  auto r = client.request("POST", "/echo/a%20b?labelSelector=app%3Dweb%2Ctier+in+(x)&x=1&x=2&flag", "hello",
-                          {{"X-Test", "v"}});
+  auto r = client.request("POST", "/echo/a%20b?labelSelector=app%3Dweb%2Ctier+in+(x)&x=1&x=2&flag",
+                          "hello", {{"X-Test", "v"}});
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(r->status, 200) << r->body;
   auto body = parse(r->body);
@@ -227,7 +232,8 @@ TEST_F(HttpsClientTest, ClientCertificateAuthenticates) {
   ASSERT_EQ(r->status, 200);
   auto body = parse(r->body);
   EXPECT_EQ(body["user"], "bob");
-  EXPECT_EQ(boost::json::serialize(body["groups"]), R"(["system:masters","ops","system:authenticated"])");
+  EXPECT_EQ(boost::json::serialize(body["groups"]),
+            R"(["system:masters","ops","system:authenticated"])");
 
   // A certificate from another CA is rejected with 401, not a TLS failure.
   auto other_ca = apiserver::auth::generateCa("other");
@@ -334,6 +340,66 @@ TEST_F(HttpsClientTest, ClientDisconnectFiresOnClosed) {
   EXPECT_FALSE(w->write(std::string("late\n")));
 }
 
+// openStream() returns at the header, before any line is read: an error
+// answer comes with its whole body; a 2xx body is then read by
+// readStream(), and the connection serves the next request.
+TEST_F(HttpsClientTest, OpenStreamThenReadStream) {
+  HttpsClient client(clientOptions());
+  auto missing = client.openStream("GET", "/nowhere");
+  ASSERT_TRUE(missing.ok()) << missing.error().message;
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_EQ(missing->body, "not found");
+  EXPECT_EQ(client.readStream([](std::string_view) { return true; }).error().code,
+            ErrorCode::kInternal);  // nothing is open
+
+  auto opened = client.openStream("GET", "/stream");
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  EXPECT_EQ(opened->status, 200);
+  std::vector<std::string> lines;
+  Status st = client.readStream([&](std::string_view line) {
+    lines.emplace_back(line);
+    if (lines.size() < 3)
+      handler_->writer()->write("{\"n\":" + std::to_string(lines.size()) + "}\n");
+    else
+      handler_->writer()->finish();
+    return true;
+  });
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_EQ(lines, (std::vector<std::string>{"{\"n\":0}", "{\"n\":1}", "{\"n\":2}"}));
+  auto after = client.request("GET", "/version");
+  ASSERT_TRUE(after.ok()) << after.error().message;
+  EXPECT_EQ(after->status, 200);
+  EXPECT_EQ(client.connectionsOpened(), 1);
+}
+
+// A stream whose server stays silent ends when another thread cancels the
+// client; every later call fails at once.
+TEST_F(HttpsClientTest, CancelEndsASilentStreamFromAnotherThread) {
+  auto closed = handler_->closed_.get_future();
+  HttpsClient client(clientOptions());
+  std::promise<void> first_line;
+  std::thread canceller([&] {
+    first_line.get_future().wait();
+    client.cancel();
+  });
+  std::vector<std::string> lines;
+  auto r = client.stream("GET", "/stream", [&](std::string_view line) {
+    lines.emplace_back(line);
+    if (lines.size() == 1) first_line.set_value();
+    return true;
+  });
+  canceller.join();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(lines.size(), 1u);
+  // The server sees the connection go.
+  EXPECT_EQ(closed.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  auto later = client.request("GET", "/version");
+  ASSERT_FALSE(later.ok());
+  EXPECT_EQ(later.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(client.connectionsOpened(), 1);
+}
+
 TEST_F(HttpsClientTest, GracefulStopClosesOpenStream) {
   auto closed = handler_->closed_.get_future();
   std::promise<void> first_line;
@@ -392,9 +458,10 @@ TEST_F(HttpsClientTest, PlainHttpModeAndPipelining) {
   EXPECT_EQ(parse(r->body)["user"], "alice");
 
   // Two requests in one write are answered in order on one connection.
-  std::string cmd = "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port_) +
-                    "; printf 'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n\\r\\nGET /readyz HTTP/1.1\\r\\nHost: "
-                    "x\\r\\nConnection: close\\r\\n\\r\\n' >&3; cat <&3";
+  std::string cmd =
+      "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port_) +
+      "; printf 'GET /healthz HTTP/1.1\\r\\nHost: x\\r\\n\\r\\nGET /readyz HTTP/1.1\\r\\nHost: "
+      "x\\r\\nConnection: close\\r\\n\\r\\n' >&3; cat <&3";
   FILE* p = popen(("bash -c \"" + cmd + "\"").c_str(), "r");
   ASSERT_TRUE(p);
   std::string out;
@@ -439,32 +506,36 @@ TEST_F(HttpsClientTest, CurlVerifiesTlsAndSendsChunkedBodies) {
   std::ofstream(ca) << ca_.cert_pem;
   std::string base = "https://127.0.0.1:" + std::to_string(port_);
   int rc = 0;
-  auto out = runCommand("curl -sS --cacert " + ca + " -H 'Authorization: Bearer " + kToken + "' " + base +
-                            "/echo?a=b 2>&1",
+  auto out = runCommand("curl -sS --cacert " + ca + " -H 'Authorization: Bearer " + kToken + "' " +
+                            base + "/echo?a=b 2>&1",
                         &rc);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("\"user\":\"alice\""), std::string::npos) << out;
 
   // Unauthorized without the token; TLS verification still succeeds.
-  out = runCommand("curl -sS -o /dev/null -w '%{http_code}' --cacert " + ca + " " + base + "/echo 2>&1", &rc);
+  out = runCommand(
+      "curl -sS -o /dev/null -w '%{http_code}' --cacert " + ca + " " + base + "/echo 2>&1", &rc);
   EXPECT_EQ(out, "401");
 
   // Chunked request body.
-  out = runCommand("printf 'abcdefgh' | curl -sS --cacert " + ca + " -H 'Authorization: Bearer " + kToken +
-                       "' -H 'Transfer-Encoding: chunked' --data-binary @- " + base + "/echo 2>&1",
+  out = runCommand("printf 'abcdefgh' | curl -sS --cacert " + ca + " -H 'Authorization: Bearer " +
+                       kToken + "' -H 'Transfer-Encoding: chunked' --data-binary @- " + base +
+                       "/echo 2>&1",
                    &rc);
   EXPECT_NE(out.find("\"body_size\":8"), std::string::npos) << out;
 
   // 413 for a 4 MiB body (curl uses Expect: 100-continue for it).
   std::string big = dir.path() + "/big";
   std::ofstream(big) << std::string(4 * 1024 * 1024, 'z');
-  out = runCommand("curl -sS -o /dev/null -w '%{http_code}' --cacert " + ca + " -H 'Authorization: Bearer " + kToken +
-                       "' --data-binary @" + big + " " + base + "/echo 2>&1",
+  out = runCommand("curl -sS -o /dev/null -w '%{http_code}' --cacert " + ca +
+                       " -H 'Authorization: Bearer " + kToken + "' --data-binary @" + big + " " +
+                       base + "/echo 2>&1",
                    &rc);
   EXPECT_EQ(out, "413");
 
   // ALPN: only http/1.1 is offered even when the client wants h2.
-  out = runCommand("curl -sS --http2 -o /dev/null -w '%{http_version}' --cacert " + ca + " " + base + "/healthz 2>&1",
+  out = runCommand("curl -sS --http2 -o /dev/null -w '%{http_version}' --cacert " + ca + " " +
+                       base + "/healthz 2>&1",
                    &rc);
   EXPECT_EQ(out, "1.1");
 
@@ -487,10 +558,12 @@ TEST_F(HttpsClientTest, KubectlUsesTheWrittenKubeconfig) {
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   int rc = 0;
-  auto out = runCommand("HOME=" + dir.path() + " kubectl --kubeconfig " + path + " get --raw /version 2>&1", &rc);
+  auto out = runCommand(
+      "HOME=" + dir.path() + " kubectl --kubeconfig " + path + " get --raw /version 2>&1", &rc);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("\"gitVersion\":\"v1.32.0\""), std::string::npos) << out;
-  out = runCommand("HOME=" + dir.path() + " kubectl --kubeconfig " + path + " get --raw /echo 2>&1", &rc);
+  out = runCommand("HOME=" + dir.path() + " kubectl --kubeconfig " + path + " get --raw /echo 2>&1",
+                   &rc);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("\"user\":\"alice\""), std::string::npos) << out;
 }
@@ -513,10 +586,12 @@ TEST_F(HttpsClientTest, ParallelKeepAliveThroughput) {
     });
   }
   for (auto& t : threads) t.join();
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   EXPECT_EQ(ok.load(), kThreads * kPerThread);
-  std::printf("https keep-alive GET /version: %d requests in %.2fs = %.0f req/s (%d client threads)\n",
-              kThreads * kPerThread, seconds, kThreads * kPerThread / seconds, kThreads);
+  std::printf(
+      "https keep-alive GET /version: %d requests in %.2fs = %.0f req/s (%d client threads)\n",
+      kThreads * kPerThread, seconds, kThreads * kPerThread / seconds, kThreads);
 }
 
 }  // namespace

@@ -1,13 +1,6 @@
 #include "client/remote_client.h"
 
-#include <openssl/ssl.h>
-
 #include <atomic>
-#include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
@@ -26,12 +19,6 @@
 namespace berth::client {
 
 namespace json = boost::json;
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-namespace ssl = boost::asio::ssl;
-using tcp = boost::asio::ip::tcp;
-using error_code = boost::system::error_code;
 
 // ---- errors ------------------------------------------------------------------
 
@@ -380,212 +367,16 @@ Result<RemoteClientOptions> RemoteClient::parseKubeconfig(std::string_view text,
   return o;
 }
 
-// ---- a cancellable watch stream ------------------------------------------------
-
-namespace {
-
-// One streaming GET (a watch) on its own connection. HttpsClient is
-// thread-compatible only and its blocking reads cannot be interrupted, so a
-// watch, which must stop promptly from another thread while the server is
-// silent, drives its own Beast stream on an io_context it runs itself;
-// cancel() posts the close onto that context.
-class WatchStream {
- public:
-  struct Settings {
-    std::shared_ptr<ssl::context> ssl;  // null: plain HTTP
-    std::string host;
-    int port = 0;
-    std::string host_header;
-    std::string bearer_token;
-    std::string user_agent;
-    std::chrono::milliseconds connect_timeout{10000};
-    std::chrono::milliseconds request_timeout{60000};
-    // The longest silence on an open watch before the connection is
-    // considered dead (the server sends bookmarks far more often).
-    std::chrono::milliseconds idle_timeout{std::chrono::minutes(2)};
-  };
-
-  explicit WatchStream(const Settings& settings) : s_(settings) {}
-
-  // Connects, sends the request and reads the response header; a non-2xx
-  // answer's body is read whole into the response.
-  Result<ClientResponse> open(const std::string& target) {
-    BERTH_RETURN_IF_ERROR(connect());
-    bhttp::request<bhttp::empty_body> req{bhttp::verb::get, target, 11};
-    req.set(bhttp::field::host, s_.host_header);
-    req.set(bhttp::field::user_agent, s_.user_agent);
-    req.set(bhttp::field::accept, "application/json");
-    if (!s_.bearer_token.empty()) req.set(bhttp::field::authorization, "Bearer " + s_.bearer_token);
-    parser_.emplace();
-    parser_->body_limit(boost::none);
-    parser_->header_limit(1024 * 1024);
-    error_code ec;
-    tcp().expires_after(s_.request_timeout);
-    withStream([&](auto& stream) {
-      bhttp::async_write(stream, req, [&](error_code e, size_t) {
-        if (e) {
-          ec = e;
-          return;
-        }
-        bhttp::async_read_header(stream, buffer_, *parser_,
-                                 [&](error_code e2, size_t) { ec = e2; });
-      });
-    });
-    if (!run()) return cancelledError();
-    if (ec) return transportError("watch " + target, ec);
-    ClientResponse out;
-    const auto& msg = parser_->get();
-    out.status = static_cast<int>(msg.result_int());
-    for (const auto& f : msg) {
-      std::string name(f.name_string());
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      out.headers.emplace_back(std::move(name), std::string(f.value()));
-    }
-    if (out.status < 200 || out.status >= 300) {
-      auto st = readBody([&](std::string_view piece) {
-        out.body.append(piece);
-        return true;
-      });
-      if (!st.ok()) return st.error();
-    }
-    return out;
-  }
-
-  // Hands each body line (without '\n') to on_line until the body ends
-  // (ok), on_line returns false (ok), cancel() (kUnavailable) or a failure.
-  Status readLines(const std::function<bool(std::string_view)>& on_line) {
-    std::string partial;
-    bool more = true;
-    auto st = readBody([&](std::string_view piece) {
-      partial.append(piece);
-      size_t start = 0;
-      for (size_t nl; (nl = partial.find('\n', start)) != std::string::npos; start = nl + 1) {
-        if (!on_line(std::string_view(partial).substr(start, nl - start))) {
-          more = false;
-          return false;
-        }
-      }
-      partial.erase(0, start);
-      return true;
-    });
-    if (!st.ok()) return st;
-    if (more && !partial.empty()) on_line(partial);
-    return okStatus();
-  }
-
-  // Any thread: ends the stream's current and future waits.
-  void cancel() {
-    cancelled_ = true;
-    asio::post(ioc_, [this] { closeNow(); });
-  }
-
- private:
-  static Error transportError(const std::string& what, error_code ec) {
-    ErrorCode code = ec == beast::error::timeout ? ErrorCode::kTimeout : ErrorCode::kUnavailable;
-    return makeError(code, what + ": " + ec.message());
-  }
-  static Error cancelledError() { return makeError(ErrorCode::kUnavailable, "watch stopped"); }
-
-  // Runs the queued operations; false once cancelled.
-  bool run() {
-    if (cancelled_) return false;
-    ioc_.restart();
-    ioc_.run();
-    return !cancelled_;
-  }
-
-  beast::tcp_stream& tcp() { return tls_ ? beast::get_lowest_layer(*tls_) : *plain_; }
-
-  template <class F>
-  void withStream(F&& f) {
-    if (tls_)
-      f(*tls_);
-    else
-      f(*plain_);
-  }
-
-  // Runs on the stream's own thread (posted by cancel()): aborts whatever
-  // is in progress, the name lookup and the connect included.
-  void closeNow() {
-    error_code ignored;
-    resolver_.cancel();
-    if (tls_ || plain_) {
-      tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
-      tcp().close();
-    }
-  }
-
-  Status connect() {
-    error_code ec;
-    tcp::resolver::results_type endpoints;
-    resolver_.async_resolve(s_.host, std::to_string(s_.port),
-                            [&](error_code e, tcp::resolver::results_type r) {
-                              ec = e;
-                              endpoints = std::move(r);
-                            });
-    if (!run()) return cancelledError();
-    if (ec) return transportError("resolve " + s_.host, ec);
-    // The connecting stream lives in plain_ so that cancel() reaches it.
-    plain_.emplace(ioc_);
-    plain_->expires_after(s_.connect_timeout);
-    plain_->async_connect(endpoints, [&](error_code e, const tcp::endpoint&) { ec = e; });
-    if (!run()) return cancelledError();
-    if (ec) return transportError("connect " + s_.host_header, ec);
-    plain_->socket().set_option(tcp::no_delay(true), ec);
-    if (!s_.ssl) return okStatus();
-    tls_.emplace(std::move(*plain_), *s_.ssl);
-    plain_.reset();
-    error_code addr_ec;
-    asio::ip::make_address(s_.host, addr_ec);
-    if (addr_ec) SSL_set_tlsext_host_name(tls_->native_handle(), s_.host.c_str());
-    tls_->set_verify_callback(ssl::host_name_verification(s_.host));
-    tcp().expires_after(s_.connect_timeout);
-    tls_->async_handshake(ssl::stream_base::client, [&](error_code e) { ec = e; });
-    if (!run()) return cancelledError();
-    if (ec) return transportError("tls handshake " + s_.host_header, ec);
-    return okStatus();
-  }
-
-  Status readBody(const std::function<bool(std::string_view)>& on_piece) {
-    char buf[16 * 1024];
-    while (!parser_->is_done()) {
-      parser_->get().body().data = buf;
-      parser_->get().body().size = sizeof(buf);
-      tcp().expires_after(s_.idle_timeout);
-      error_code ec;
-      withStream([&](auto& stream) {
-        bhttp::async_read_some(stream, buffer_, *parser_, [&](error_code e, size_t) { ec = e; });
-      });
-      if (!run()) return cancelledError();
-      if (ec == bhttp::error::need_buffer) ec = {};
-      size_t got = sizeof(buf) - parser_->get().body().size;
-      if (got > 0 && !on_piece(std::string_view(buf, got))) return okStatus();
-      if (ec) return transportError("watch stream", ec);
-    }
-    return okStatus();
-  }
-
-  Settings s_;
-  asio::io_context ioc_{1};
-  tcp::resolver resolver_{ioc_};
-  std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
-  std::optional<beast::tcp_stream> plain_;
-  beast::flat_buffer buffer_;
-  std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_;
-  std::atomic<bool> cancelled_{false};
-};
-
-}  // namespace
-
 // ---- connections ----------------------------------------------------------------
 
 struct RemoteWatchState;
 
 struct RemoteClient::Impl {
   ClientOptions connection;
+  // Each watch's own connection: as `connection`, but a stream may stay
+  // silent up to the idle limit (the server sends bookmarks far more often).
+  ClientOptions watch_connection;
   std::string base_path;
-  WatchStream::Settings watch_settings;
-  Status ssl_status = okStatus();
 
   // Keep-alive connections for requests, each used by one call at a time.
   std::mutex pool_mu;
@@ -642,30 +433,6 @@ struct RemoteClient::Impl {
   }
 };
 
-namespace {
-
-Result<std::shared_ptr<ssl::context>> makeSslContext(const RemoteClientOptions& o) {
-  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
-  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
-  error_code ec;
-  if (!o.ca_pem.empty())
-    ctx->add_certificate_authority(asio::buffer(o.ca_pem), ec);
-  else
-    ctx->set_default_verify_paths(ec);
-  if (ec) return makeError(ErrorCode::kBadRequest, "ca: " + ec.message());
-  if (!o.client_cert_pem.empty()) {
-    ctx->use_certificate_chain(asio::buffer(o.client_cert_pem), ec);
-    if (!ec) ctx->use_private_key(asio::buffer(o.client_key_pem), ssl::context::pem, ec);
-    if (ec) return makeError(ErrorCode::kBadRequest, "client certificate: " + ec.message());
-  }
-  ctx->set_verify_mode(ssl::verify_peer);
-  static const unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-  SSL_CTX_set_alpn_protos(ctx->native_handle(), kAlpn, sizeof(kAlpn));
-  return ctx;
-}
-
-}  // namespace
-
 Result<std::unique_ptr<RemoteClient>> RemoteClient::create(RemoteClientOptions options) {
   BERTH_ASSIGN_OR_RETURN(auto address, parseServerUrl(options.server));
   ClientOptions c;
@@ -679,21 +446,18 @@ Result<std::unique_ptr<RemoteClient>> RemoteClient::create(RemoteClientOptions o
   c.user_agent = options.user_agent;
   c.connect_timeout = options.connect_timeout;
   c.request_timeout = options.request_timeout;
-  std::unique_ptr<RemoteClient> client(new RemoteClient(std::move(options), std::move(c)));
+  // The first pooled connection checks the TLS settings now, so that a
+  // bad CA bundle or client certificate fails here rather than at the
+  // first call.
+  auto first = std::make_unique<HttpsClient>(c);
+  if (Status tls = first->tlsStatus(); !tls.ok())
+    return makeError(ErrorCode::kBadRequest, tls.error().message);
+  std::unique_ptr<RemoteClient> client(new RemoteClient(std::move(options), c));
   client->impl_->base_path = address.base_path;
-  auto& ws = client->impl_->watch_settings;
-  if (address.tls) {
-    BERTH_ASSIGN_OR_RETURN(ws.ssl, makeSslContext(client->options_));
-  }
-  ws.host = address.host;
-  ws.port = address.port;
-  ws.host_header =
-      (address.host.find(':') != std::string::npos ? "[" + address.host + "]" : address.host) +
-      ":" + std::to_string(address.port);
-  ws.bearer_token = client->options_.bearer_token;
-  ws.user_agent = client->options_.user_agent;
-  ws.connect_timeout = client->options_.connect_timeout;
-  ws.request_timeout = client->options_.request_timeout;
+  client->impl_->idle.push_back(std::move(first));
+  client->impl_->opened = 1;
+  client->impl_->watch_connection = std::move(c);
+  client->impl_->watch_connection.stream_idle_timeout = std::chrono::minutes(2);
   return client;
 }
 
@@ -832,11 +596,14 @@ Result<ObjectPtr> RemoteClient::createSubresource(const api::KindInfo& kind, con
 // ---- watch ----------------------------------------------------------------------
 
 struct RemoteWatchState {
+  explicit RemoteWatchState(const ClientOptions& options) : conn(options) {}
   WatchHandler handler;
+  // The watch's connection, kept across resumes. It lives as long as the
+  // state, so stop() can cancel() it from any thread at any moment.
+  HttpsClient conn;
   std::atomic<bool> stopped{false};
-  std::mutex mu;  // guards stream and wakes retry waits
+  std::mutex mu;  // wakes retry waits
   std::condition_variable cv;
-  WatchStream* stream = nullptr;
   std::mutex join_mu;  // stop() may come from the owner and the client's destructor at once
   std::thread thread;
 };
@@ -853,9 +620,9 @@ class RemoteWatch : public Watch {
     {
       std::lock_guard lock(s->mu);
       s->stopped = true;
-      if (s->stream) s->stream->cancel();
     }
     s->cv.notify_all();
+    s->conn.cancel();
     std::lock_guard join_lock(s->join_mu);
     if (!s->thread.joinable()) return;
     // From inside the handler (not allowed, but not a deadlock): the thread
@@ -906,8 +673,10 @@ Result<std::unique_ptr<Watch>> RemoteClient::watch(const api::KindInfo& kind, co
   };
 
   // The first request runs here so that errors in it come back from watch().
-  auto first = std::make_unique<WatchStream>(impl_->watch_settings);
-  BERTH_ASSIGN_OR_RETURN(auto answer, first->open(target(revision)));
+  auto state = std::make_shared<RemoteWatchState>(impl_->watch_connection);
+  state->handler = std::move(handler);
+  const Headers headers{{"Accept", "application/json"}};
+  BERTH_ASSIGN_OR_RETURN(auto answer, state->conn.openStream("GET", target(revision), {}, headers));
   std::optional<Error> start_error;
   if (answer.status < 200 || answer.status >= 300) {
     Error e = errorFromResponse(answer.status, answer.body, answer.header("retry-after"));
@@ -915,15 +684,12 @@ Result<std::unique_ptr<Watch>> RemoteClient::watch(const api::KindInfo& kind, co
     start_error = std::move(e);
   }
 
-  auto state = std::make_shared<RemoteWatchState>();
-  state->handler = std::move(handler);
-  const WatchStream::Settings settings = impl_->watch_settings;
   const int retries = std::max(0, options_.watch_retries);
   const auto retry_delay = options_.watch_retry_delay;
   const api::KindInfo* k = &kind;
-  state->stream = first.get();
-  state->thread = std::thread([state, first = std::move(first), start_error, revision, target,
-                               settings, retries, retry_delay, k]() mutable {
+  // The thread shares the state (and so the connection) until it returns.
+  state->thread = std::thread([state, start_error, revision, target, headers, retries, retry_delay,
+                               k] {
     auto deliver = [&](const Event& e) {
       if (state->stopped) return false;
       try {
@@ -940,14 +706,8 @@ Result<std::unique_ptr<Watch>> RemoteClient::watch(const api::KindInfo& kind, co
       e.error = std::move(error);
       deliver(e);
     };
-    if (start_error) {
-      fail(*start_error);
-      std::lock_guard lock(state->mu);
-      state->stream = nullptr;
-      return;
-    }
+    if (start_error) return fail(*start_error);
     std::string rv = revision;
-    std::unique_ptr<WatchStream> stream = std::move(first);
     bool opened = true;
     int failures = 0;
     auto delay = retry_delay;
@@ -956,23 +716,18 @@ Result<std::unique_ptr<Watch>> RemoteClient::watch(const api::KindInfo& kind, co
       Status result = okStatus();
       bool got_events = false;
       if (!opened) {
-        stream = std::make_unique<WatchStream>(settings);
-        {
-          std::lock_guard lock(state->mu);
-          if (state->stopped) break;
-          state->stream = stream.get();
-        }
-        auto answer = stream->open(target(rv));
-        if (!answer.ok()) {
-          result = answer.error();
-        } else if (answer->status < 200 || answer->status >= 300) {
+        auto resumed = state->conn.openStream("GET", target(rv), {}, headers);
+        if (!resumed.ok()) {
+          result = resumed.error();
+        } else if (resumed->status < 200 || resumed->status >= 300) {
           // The server refused the resume (410 after compaction, 401, ...).
-          fail(errorFromResponse(answer->status, answer->body, answer->header("retry-after")));
+          fail(errorFromResponse(resumed->status, resumed->body, resumed->header("retry-after")));
           ended = true;
         }
       }
+      opened = false;
       if (result.ok() && !ended) {
-        result = stream->readLines([&](std::string_view line) {
+        result = state->conn.readStream([&](std::string_view line) {
           if (line.empty()) return true;
           auto v = parseJson(line);
           if (!v || !v->is_object()) {
@@ -1000,12 +755,6 @@ Result<std::unique_ptr<Watch>> RemoteClient::watch(const api::KindInfo& kind, co
           return deliver(e);
         });
       }
-      {
-        std::lock_guard lock(state->mu);
-        state->stream = nullptr;
-      }
-      stream.reset();
-      opened = false;
       if (state->stopped || ended) break;
       // A stream the server ended after delivering something (its watch
       // timeout) resumes at once; failures and empty streams back off.
@@ -1021,11 +770,6 @@ Result<std::unique_ptr<Watch>> RemoteClient::watch(const api::KindInfo& kind, co
       state->cv.wait_for(lock, delay, [&] { return state->stopped.load(); });
       delay = std::min<std::chrono::milliseconds>(delay * 2, std::chrono::seconds(5));
     }
-    // A stop() that came before the first pass never entered the loop,
-    // which is where state->stream is cleared: clear it before `stream`
-    // goes, or a later stop() cancels a freed stream.
-    std::lock_guard lock(state->mu);
-    state->stream = nullptr;
   });
   {
     std::lock_guard lock(impl_->watches_mu);
