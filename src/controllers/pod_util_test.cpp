@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "api/object.h"
+#include "client/fake_client.h"
 #include "common/clock.h"
 
 namespace berth::controllers {
@@ -170,6 +173,44 @@ TEST(PodUtil, RankingRestartsThenCreationTime) {
   };
   EXPECT_EQ(sortedNames(pods, {0, 0, 0, 0}),
             (std::vector<std::string>{"crashy", "nocreation", "new", "old"}));
+}
+
+
+// The controller-UID index files owned pods under their controller and
+// orphans per namespace; a controller reads its own pods and the orphans
+// it may adopt, never another controller's pods or another namespace's.
+TEST(PodControllerUidIndex, OwnedAndOrphanPods) {
+  FakeClock clock(kNow);
+  client::FakeClient fake(clock);
+  client::Informer pods(fake, client::kind("", "Pod"));
+  addPodControllerUidIndex(pods);
+  auto make = [](const std::string& ns, const std::string& name, const std::string& owner) {
+    json::object meta{{"name", name}, {"namespace", ns}, {"uid", "uid-" + ns + "-" + name}};
+    if (!owner.empty())
+      meta["ownerReferences"] = json::array{json::object{
+          {"apiVersion", "apps/v1"}, {"kind", "ReplicaSet"}, {"name", owner}, {"uid", owner}, {"controller", true}}};
+    return std::make_shared<const Object>(Object{{"metadata", meta}});
+  };
+  pods.injectUpsert(make("ns", "mine-1", "rs-a"));
+  pods.injectUpsert(make("ns", "mine-2", "rs-a"));
+  pods.injectUpsert(make("ns", "theirs", "rs-b"));
+  pods.injectUpsert(make("ns", "orphan", ""));
+  pods.injectUpsert(make("other", "orphan", ""));
+  auto names = [](const std::vector<ObjectPtr>& v) {
+    std::vector<std::string> out;
+    for (const auto& p : v) out.push_back(api::namespaceOf(*p) + "/" + api::name(*p));
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  EXPECT_EQ(names(ownedAndOrphanPods(pods, "ns", "rs-a")),
+            (std::vector<std::string>{"ns/mine-1", "ns/mine-2", "ns/orphan"}));
+  EXPECT_EQ(names(ownedAndOrphanPods(pods, "other", "rs-b")),
+            (std::vector<std::string>{"ns/theirs", "other/orphan"}));
+  // Adoption moves a pod from the orphans to its controller.
+  pods.injectUpsert(make("ns", "orphan", "rs-b"));
+  EXPECT_EQ(names(ownedAndOrphanPods(pods, "ns", "rs-a")), (std::vector<std::string>{"ns/mine-1", "ns/mine-2"}));
+  EXPECT_EQ(names(pods.byIndex(kPodControllerUidIndex, "rs-b")),
+            (std::vector<std::string>{"ns/orphan", "ns/theirs"}));
 }
 
 }  // namespace
