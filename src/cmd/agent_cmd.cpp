@@ -3,8 +3,10 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -24,7 +26,8 @@ int usage() {
                "              [--kubeconfig F] [--name-prefix P] [--first-index I]\n"
                "              [--cpu 4] [--memory 16Gi] [--pods 110] [--ephemeral-storage 100Gi]\n"
                "              [--zones z1,z2,...] [--startup-latency-ms MS] [--ready-delay-ms MS]\n"
-               "              [--node-lease-duration-seconds 40] [--workers W] [--delete-on-exit] [-v]\n"
+               "              [--node-lease-duration-seconds 40] [--workers W] [--node-workers W]\n"
+               "              [--delete-on-exit] [-v]\n"
                "  --hollow N runs N simulated nodes (no containers) for scale tests; --kubeconfig\n"
                "  takes server, CA and credentials from a kubeconfig instead of the flags.\n");
   return 2;
@@ -67,6 +70,7 @@ int runAgent(const std::vector<std::string>& args) {
   std::string server, token, token_file, ca_file, kubeconfig;
   bool delete_on_exit = false;
   agent::hollow::HollowOptions options;
+  bool workers_set = false, node_workers_set = false;
   for (size_t i = 0; i < args.size(); ++i) {
     auto value = [&](const char* flag) -> const std::string* {
       if (args[i] == flag && i + 1 < args.size()) return &args[++i];
@@ -121,6 +125,10 @@ int runAgent(const std::vector<std::string>& args) {
       options.lease_renew_interval = std::chrono::seconds(ms / 4);
     } else if (auto* v = value("--workers")) {
       if (!number(*v, &options.workers, "--workers") || options.workers == 0) return usage();
+      workers_set = true;
+    } else if (auto* v = value("--node-workers")) {
+      if (!number(*v, &options.node_workers, "--node-workers") || options.node_workers == 0) return usage();
+      node_workers_set = true;
     } else if (args[i] == "--delete-on-exit")
       delete_on_exit = true;
     else if (args[i] == "-v")
@@ -141,10 +149,29 @@ int runAgent(const std::vector<std::string>& args) {
     return usage();
   }
 
+  // Each worker makes one blocking request at a time, so the workers bound
+  // the writes in flight: 5,000 nodes renew 500 Leases a second, which two
+  // node workers cannot keep up with once a loaded server answers in tens
+  // of milliseconds (every Lease would lapse). One worker per 100 nodes.
+  if (!node_workers_set) options.node_workers = std::clamp(hollow / 100, 2, 64);
+  if (!workers_set) options.workers = std::clamp(hollow / 100, options.workers, 64);
+
   Result<std::unique_ptr<client::RemoteClient>> remote =
       makeError(ErrorCode::kBadRequest, "no server given");
+  client::RemoteClientOptions ro;
   if (!kubeconfig.empty()) {
-    remote = client::RemoteClient::fromKubeconfig(kubeconfig);
+    std::string text;
+    if (!readFile(kubeconfig, &text)) {
+      std::fprintf(stderr, "berth agent: cannot read --kubeconfig %s\n", kubeconfig.c_str());
+      return 1;
+    }
+    auto parsed = client::RemoteClient::parseKubeconfig(
+        text, std::filesystem::path(kubeconfig).parent_path().string());
+    if (!parsed.ok()) {
+      std::fprintf(stderr, "berth agent: %s\n", parsed.error().message.c_str());
+      return 1;
+    }
+    ro = std::move(parsed).value();
   } else {
     if (server.empty()) {
       std::fprintf(stderr, "berth agent: --server (or --kubeconfig) is required\n");
@@ -155,18 +182,17 @@ int runAgent(const std::vector<std::string>& args) {
       return 1;
     }
     while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
-    client::RemoteClientOptions ro;
     ro.server = server;
     ro.bearer_token = token;
-    ro.user_agent = "berth-agent-hollow";
-    // One keep-alive connection per writing worker (pod and node workers).
-    ro.connections = options.workers + options.node_workers;
     if (!ca_file.empty() && !readFile(ca_file, &ro.ca_pem)) {
       std::fprintf(stderr, "berth agent: cannot read --ca-file %s\n", ca_file.c_str());
       return 1;
     }
-    remote = client::RemoteClient::create(std::move(ro));
   }
+  ro.user_agent = "berth-agent-hollow";
+  // One keep-alive connection per writing worker (pod and node workers).
+  ro.connections = options.workers + options.node_workers;
+  remote = client::RemoteClient::create(std::move(ro));
   if (!remote.ok()) {
     std::fprintf(stderr, "berth agent: %s\n", remote.error().message.c_str());
     return 1;
