@@ -73,7 +73,11 @@ std::vector<NodeInfo*> Scheduler::findNodesThatPassFilters(CycleState& state, co
   }
   std::atomic<int> feasible_len{0};
   std::atomic<bool> stop{false};
-  std::vector<std::optional<PluginStatus>> statuses(num_all);
+  // Only rejections are kept (upstream's NodeToStatus under a lock): a slot
+  // per node would cost an allocation and a walk over the whole cluster for
+  // every pod, when a cycle stops after numFeasibleNodesToFind.
+  std::mutex status_mu;
+  std::vector<std::pair<int, PluginStatus>> rejected;
   std::mutex err_mu;
   // Nodes are checked from where the previous cycle stopped, so every node
   // gets its turn across pods.
@@ -95,18 +99,17 @@ std::vector<NodeInfo*> Scheduler::findNodesThatPassFilters(CycleState& state, co
         feasible[len - 1] = node;
       }
     } else {
-      statuses[i] = std::move(s);
+      std::lock_guard lock(status_mu);
+      rejected.emplace_back(i, std::move(s));
     }
   };
   parallelizer_.until(num_all, check, &stop);
   feasible.resize(feasible_len.load());
-  int processed = static_cast<int>(feasible.size());
-  for (int i = 0; i < num_all; ++i) {
-    if (!statuses[i]) continue;
-    ++processed;
+  int processed = static_cast<int>(feasible.size() + rejected.size());
+  for (auto& [i, st] : rejected) {
     NodeInfo* node = nodes[(next_start_node_index_ + i) % num_all];
-    if (!statuses[i]->plugin().empty()) diag->unschedulable_plugins.insert(statuses[i]->plugin());
-    diag->node_statuses[node->name()] = std::move(*statuses[i]);
+    if (!st.plugin().empty()) diag->unschedulable_plugins.insert(st.plugin());
+    diag->node_statuses[node->name()] = std::move(st);
   }
   next_start_node_index_ = (next_start_node_index_ + processed) % num_all;
   return feasible;
@@ -165,23 +168,24 @@ Scheduler::ScheduleResult Scheduler::schedulePod(CycleState& state, const PodInf
       r.evaluated = 1;
     }
   if (feasible.empty()) {
-    std::vector<NodeInfo*> nodes;
-    if (pre.allNodes()) {
-      nodes = snapshot_.list();
-    } else {
+    // All nodes are filtered from the snapshot's own list (no copy).
+    std::vector<NodeInfo*> narrowed;
+    const std::vector<NodeInfo*>* nodes = &snapshot_.list();
+    if (!pre.allNodes()) {
+      nodes = &narrowed;
       std::string plugins;
       for (const auto& p : pre.plugins) plugins += (plugins.empty() ? "" : " ") + p;
       PluginStatus absent(Code::kUnschedulableAndUnresolvable,
                           "node(s) didn't satisfy plugin(s) [" + plugins + "]");
       for (NodeInfo* n : snapshot_.list()) {
         if (pre.node_names->count(n->name()))
-          nodes.push_back(n);
+          narrowed.push_back(n);
         else
           diag->node_statuses[n->name()] = absent;
       }
     }
     PluginStatus err;
-    feasible = findNodesThatPassFilters(state, pod, nodes, diag, &err);
+    feasible = findNodesThatPassFilters(state, pod, *nodes, diag, &err);
     if (!err.isSuccess()) {
       *status = err;
       return r;
