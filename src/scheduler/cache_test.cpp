@@ -222,5 +222,34 @@ TEST(CacheTest, ImageStatesCountNodes) {
   EXPECT_EQ(snap.get("a")->imageStates().at("nginx:1").num_nodes, 1);
 }
 
+TEST(CacheTest, NodeInfoCopiesNameUnschedulableAndTaintsFromItsNode) {
+  // The filter and score loops read these from the NodeInfo (not the
+  // NodeData), so they must follow every node update into the snapshot.
+  FakeClock clock;
+  Cache cache(clock);
+  cache.addNode(NodeBuilder("n1").unschedulable().taint("k", "v", "NoSchedule").data());
+  Snapshot snap;
+  cache.updateSnapshot(snap);
+  NodeInfo* n1 = snap.get("n1");
+  ASSERT_NE(n1, nullptr);
+  EXPECT_EQ(n1->name(), "n1");
+  EXPECT_TRUE(n1->unschedulable());
+  EXPECT_TRUE(n1->hasTaints());
+  cache.updateNode(NodeBuilder("n1").data());
+  cache.updateSnapshot(snap);
+  EXPECT_EQ(snap.get("n1")->name(), "n1");
+  EXPECT_FALSE(snap.get("n1")->unschedulable());
+  EXPECT_FALSE(snap.get("n1")->hasTaints());
+  NodeInfo info;
+  info.setNode(NodeBuilder("n2").taint("k", "", "PreferNoSchedule").data());
+  EXPECT_EQ(info.name(), "n2");
+  EXPECT_TRUE(info.hasTaints());
+  EXPECT_EQ(info.clone()->name(), "n2");
+  info.removeNode();
+  EXPECT_EQ(info.name(), "");
+  EXPECT_FALSE(info.hasTaints());
+  EXPECT_FALSE(info.unschedulable());
+}
+
 }  // namespace
 }  // namespace berth::scheduler

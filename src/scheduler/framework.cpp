@@ -17,7 +17,7 @@ std::string PluginStatus::message() const {
 
 CycleState CycleState::clone() const {
   CycleState copy;
-  for (const auto& [k, v] : data_) copy.data_[k] = v ? v->clone() : nullptr;
+  for (const auto& [k, v] : data_) copy.data_.emplace_back(k, v ? v->clone() : nullptr);
   copy.skip_filter_plugins = skip_filter_plugins;
   copy.skip_score_plugins = skip_score_plugins;
   copy.skip_filter_mask = skip_filter_mask;

@@ -90,11 +90,19 @@ class StateData {
 class CycleState {
  public:
   void write(const std::string& key, std::shared_ptr<StateData> data) {
-    data_[key] = std::move(data);
+    for (auto& [k, v] : data_)
+      if (k == key) {
+        v = std::move(data);
+        return;
+      }
+    data_.emplace_back(key, std::move(data));
   }
+  // A linear scan: a cycle holds a handful of keys of different lengths, and
+  // Filter / Score read them once per node.
   StateData* read(const std::string& key) const {
-    auto it = data_.find(key);
-    return it == data_.end() ? nullptr : it->second.get();
+    for (const auto& [k, v] : data_)
+      if (k == key) return v.get();
+    return nullptr;
   }
   template <class T>
   T* readAs(const std::string& key) const {
@@ -110,7 +118,7 @@ class CycleState {
   uint64_t skip_filter_mask = 0;
 
  private:
-  std::map<std::string, std::shared_ptr<StateData>> data_;
+  std::vector<std::pair<std::string, std::shared_ptr<StateData>>> data_;
 };
 
 // framework.PreFilterResult: the only nodes worth filtering (e.g. NodeAffinity

@@ -237,57 +237,93 @@ PluginStatus Framework::runPreScorePlugins(CycleState& state, const PodInfo& pod
 PluginStatus Framework::runScorePlugins(const CycleState& state, const PodInfo& pod,
                                         const std::vector<NodeInfo*>& nodes,
                                         std::vector<NodePluginScores>* out) {
+  std::vector<int64_t> totals, weighted;
+  PluginStatus s = scoreNodes(state, pod, nodes, &totals, &weighted);
+  if (!s.isSuccess()) return s;
+  const size_t np = score_.size();
   out->assign(nodes.size(), {});
   for (size_t i = 0; i < nodes.size(); ++i) {
-    (*out)[i].name = nodes[i]->name();
-    (*out)[i].scores.assign(score_.size(), 0);
+    NodePluginScores& ns = (*out)[i];
+    ns.name = nodes[i]->name();
+    ns.scores.assign(weighted.begin() + static_cast<std::ptrdiff_t>(i * np),
+                     weighted.begin() + static_cast<std::ptrdiff_t>((i + 1) * np));
+    ns.total_score = totals[i];
   }
+  return {};
+}
+
+PluginStatus Framework::runScorePluginsTotals(const CycleState& state, const PodInfo& pod,
+                                              const std::vector<NodeInfo*>& nodes,
+                                              std::vector<int64_t>* totals) {
+  return scoreNodes(state, pod, nodes, totals, nullptr);
+}
+
+PluginStatus Framework::scoreNodes(const CycleState& state, const PodInfo& pod,
+                                   const std::vector<NodeInfo*>& nodes,
+                                   std::vector<int64_t>* totals, std::vector<int64_t>* weighted) {
+  const size_t n = nodes.size();
+  const size_t np = score_.size();
+  totals->assign(n, 0);
+  if (weighted) weighted->assign(n * np, 0);
   std::vector<size_t> active;
-  for (size_t p = 0; p < score_.size(); ++p)
+  for (size_t p = 0; p < np; ++p)
     if (!state.skip_score_plugins.count(score_[p].first->name())) active.push_back(p);
-  if (active.empty()) return {};
-  std::vector<NodeScoreList> per_plugin(score_.size());
-  for (size_t p : active) per_plugin[p].resize(nodes.size());
+  if (active.empty() || n == 0) return {};
+  // Raw scores, plugin-major, in one allocation per cycle: raw[a * n + i] is
+  // active plugin a on node i (upstream's per-plugin NodeScoreList, without
+  // a node name per entry).
+  std::vector<int64_t> raw(active.size() * n);
   std::mutex err_mu;
   std::optional<PluginStatus> err;
   std::atomic<bool> stop{false};
   Parallelizer* par = handle_.parallelizer;
   auto score_node = [&](int i) {
-    for (size_t p : active) {
+    for (size_t a = 0; a < active.size(); ++a) {
+      ScorePlugin* pl = score_[active[a]].first;
       int64_t v = 0;
-      PluginStatus s = score_[p].first->score(state, pod, *nodes[i], &v);
+      PluginStatus s = pl->score(state, pod, *nodes[i], &v);
       if (!s.isSuccess()) {
         std::lock_guard lock(err_mu);
         if (!err)
-          err = PluginStatus::error("plugin \"" + std::string(score_[p].first->name()) +
+          err = PluginStatus::error("plugin \"" + std::string(pl->name()) +
                                     "\" failed with: " + s.message());
         stop = true;
         return;
       }
-      per_plugin[p][i] = {nodes[i]->name(), v};
+      raw[a * n + static_cast<size_t>(i)] = v;
     }
   };
   if (par)
-    par->until(static_cast<int>(nodes.size()), score_node, &stop);
+    par->until(static_cast<int>(n), score_node, &stop);
   else
-    for (int i = 0; i < static_cast<int>(nodes.size()) && !stop; ++i) score_node(i);
+    for (int i = 0; i < static_cast<int>(n) && !stop; ++i) score_node(i);
   if (err) return *err;
-  for (size_t p : active) {
+  NodeScoreList list;  // only for plugins with NormalizeScore
+  for (size_t a = 0; a < active.size(); ++a) {
+    const size_t p = active[a];
     ScorePlugin* pl = score_[p].first;
+    const int64_t weight = score_[p].second;
+    int64_t* col = raw.data() + a * n;
     if (pl->hasNormalizeScore()) {
-      PluginStatus s = pl->normalizeScore(state, pod, per_plugin[p]);
+      list.resize(n);
+      for (size_t i = 0; i < n; ++i) {
+        list[i].name = nodes[i]->name();
+        list[i].score = col[i];
+      }
+      PluginStatus s = pl->normalizeScore(state, pod, list);
       if (!s.isSuccess())
         return PluginStatus::error("running Normalize on Score plugins: plugin \"" +
                                    std::string(pl->name()) + "\" failed with: " + s.message());
+      for (size_t i = 0; i < n; ++i) col[i] = list[i].score;
     }
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      int64_t v = per_plugin[p][i].score;
+    for (size_t i = 0; i < n; ++i) {
+      int64_t v = col[i];
       if (v > kMaxNodeScore || v < kMinNodeScore)
         return PluginStatus::error("plugin \"" + std::string(pl->name()) +
                                    "\" returns an invalid score " + std::to_string(v) +
                                    ", it should in the range of [0, 100] after normalizing");
-      (*out)[i].scores[p] = v * score_[p].second;
-      (*out)[i].total_score += v * score_[p].second;
+      (*totals)[i] += v * weight;
+      if (weighted) (*weighted)[i * np + p] = v * weight;
     }
   }
   return {};

@@ -70,6 +70,12 @@ class Framework {
   PluginStatus runScorePlugins(const CycleState& state, const PodInfo& pod,
                                const std::vector<NodeInfo*>& nodes,
                                std::vector<NodePluginScores>* out);
+  // The same scores, only their weighted sum per node (in `nodes` order):
+  // what the scheduling cycle needs to pick a host, without a name and a
+  // vector per node.
+  PluginStatus runScorePluginsTotals(const CycleState& state, const PodInfo& pod,
+                                     const std::vector<NodeInfo*>& nodes,
+                                     std::vector<int64_t>* totals);
   PluginStatus runReservePluginsReserve(CycleState& state, const PodInfo& pod,
                                         const std::string& node);
   // Unreserve runs in reverse order.
@@ -89,6 +95,12 @@ class Framework {
   Framework(const ProfileConfig& config, Handle& handle) : config_(config), handle_(handle) {}
 
   struct WaitingPod;
+
+  // Score, NormalizeScore, weights: totals per node and, when `weighted` is
+  // set, each plugin's weighted score (node-major, score_.size() per node).
+  PluginStatus scoreNodes(const CycleState& state, const PodInfo& pod,
+                          const std::vector<NodeInfo*>& nodes, std::vector<int64_t>* totals,
+                          std::vector<int64_t>* weighted);
 
   ProfileConfig config_;
   Handle& handle_;

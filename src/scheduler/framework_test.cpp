@@ -346,5 +346,41 @@ TEST(ParallelizerTest, RunsEveryIndexOnceAndStops) {
   EXPECT_EQ(nested.load(), 16);
 }
 
+TEST(FrameworkTest, ScoreTotalsMatchThePerPluginScores) {
+  // runScorePluginsTotals is what a scheduling cycle uses; it must give the
+  // totals runScorePlugins gives, errors included.
+  Env env({{"A", 2}, {"B", 0}});
+  env["A"].scores = {{"n1", 10}, {"n2", 5}, {"n3", 0}};
+  env["A"].normalize = true;
+  env["B"].scores = {{"n1", 7}, {"n2", 30}, {"n3", 100}};
+  Parallelizer par(2);
+  env.handle.parallelizer = &par;
+  auto n1 = NodeBuilder("n1").info();
+  auto n2 = NodeBuilder("n2").info();
+  auto n3 = NodeBuilder("n3").info();
+  std::vector<NodeInfo*> nodes{n1.get(), n2.get(), n3.get()};
+  CycleState state;
+  auto pod = PodBuilder("p").info();
+  std::vector<NodePluginScores> out;
+  std::vector<int64_t> totals;
+  ASSERT_TRUE(env.fw->runScorePlugins(state, *pod, nodes, &out).isSuccess());
+  ASSERT_TRUE(env.fw->runScorePluginsTotals(state, *pod, nodes, &totals).isSuccess());
+  ASSERT_EQ(totals.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(totals[i], out[i].total_score);
+  EXPECT_EQ(totals, (std::vector<int64_t>{200 + 7, 100 + 30, 0 + 100}));
+  EXPECT_EQ(out[2].name, "n3");
+  EXPECT_EQ(out[2].scores, (std::vector<int64_t>{0, 100}));
+  env["A"].pre_score = PluginStatus(Code::kSkip);
+  ASSERT_TRUE(env.fw->runPreScorePlugins(state, *pod, nodes).isSuccess());
+  ASSERT_TRUE(env.fw->runScorePluginsTotals(state, *pod, nodes, &totals).isSuccess());
+  EXPECT_EQ(totals, (std::vector<int64_t>{7, 30, 100}));
+  env["B"].scores["n2"] = -1;
+  PluginStatus s = env.fw->runScorePluginsTotals(state, *pod, nodes, &totals);
+  EXPECT_EQ(s.code(), Code::kError);
+  EXPECT_EQ(s.message(),
+            "plugin \"B\" returns an invalid score -1, it should in the range of [0, 100] after "
+            "normalizing");
+}
+
 }  // namespace
 }  // namespace berth::scheduler

@@ -35,19 +35,20 @@ int64_t nextGeneration() {
   return ++generation;
 }
 
-const std::string& NodeInfo::name() const {
-  static const std::string kEmpty;
-  return node_ ? node_->name : kEmpty;
-}
-
 void NodeInfo::setNode(NodeDataPtr node) {
   node_ = std::move(node);
   allocatable_ = node_ ? node_->allocatable : Resource{};
+  name_ = node_ ? node_->name : std::string();
+  unschedulable_ = node_ && node_->unschedulable;
+  has_taints_ = node_ && !node_->taints.empty();
   touch();
 }
 
 void NodeInfo::removeNode() {
   node_.reset();
+  name_.clear();
+  unschedulable_ = false;
+  has_taints_ = false;
   touch();
 }
 

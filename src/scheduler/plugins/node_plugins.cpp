@@ -33,7 +33,7 @@ class NodeUnschedulable final : public FilterPlugin {
     return {{EventResource::kNode, kAdd | kUpdateNodeTaint, "Node"}};
   }
   PluginStatus filter(const CycleState&, const PodInfo& pod, const NodeInfo& node) const override {
-    if (!node.node()->unschedulable) return {};
+    if (!node.unschedulable()) return {};
     // A pod that tolerates the unschedulable taint tolerates spec.unschedulable.
     static const Taint kUnschedulableTaint{"node.kubernetes.io/unschedulable", "", "NoSchedule"};
     if (tolerationsTolerateTaint(pod.tolerations, kUnschedulableTaint)) return {};
@@ -132,6 +132,7 @@ class TaintToleration final : public FilterPlugin, public PreScorePlugin, public
   std::vector<ClusterEvent> eventsToRegister() const override { return {kNodeAddOrUpdate}; }
 
   PluginStatus filter(const CycleState&, const PodInfo& pod, const NodeInfo& node) const override {
+    if (!node.hasTaints()) return {};
     auto taint = findUntoleratedTaint(node.node()->taints, pod.tolerations, isDoNotScheduleTaint);
     if (!taint) return {};
     return PluginStatus(Code::kUnschedulableAndUnresolvable,
@@ -147,6 +148,10 @@ class TaintToleration final : public FilterPlugin, public PreScorePlugin, public
   PluginStatus score(const CycleState&, const PodInfo& pod, const NodeInfo& node,
                      int64_t* out) const override {
     int64_t count = 0;
+    if (!node.hasTaints()) {
+      *out = 0;
+      return {};
+    }
     for (const auto& taint : node.node()->taints) {
       if (taint.effect != "PreferNoSchedule") continue;
       bool tolerated = false;
@@ -182,12 +187,15 @@ class ImageLocality final : public ScorePlugin {
     int64_t total_nodes = handle_.snapshot ? static_cast<int64_t>(handle_.snapshot->numNodes()) : 1;
     if (total_nodes <= 0) total_nodes = 1;
     int64_t sum = 0;
-    for (const auto& image : pod.images) {
-      auto it = node.imageStates().find(image);
-      if (it == node.imageStates().end()) continue;
-      double spread = static_cast<double>(it->second.num_nodes) / static_cast<double>(total_nodes);
-      sum += static_cast<int64_t>(static_cast<double>(it->second.size) * spread);
-    }
+    // Most nodes report no images: nothing to hash and look up.
+    if (!node.imageStates().empty())
+      for (const auto& image : pod.images) {
+        auto it = node.imageStates().find(image);
+        if (it == node.imageStates().end()) continue;
+        double spread =
+            static_cast<double>(it->second.num_nodes) / static_cast<double>(total_nodes);
+        sum += static_cast<int64_t>(static_cast<double>(it->second.size) * spread);
+      }
     int64_t max_threshold =
         kMaxContainerThreshold * static_cast<int64_t>(std::max<size_t>(1, pod.num_containers));
     sum = std::clamp(sum, kMinThreshold, max_threshold);

@@ -168,7 +168,12 @@ class BalancedAllocation final : public PreScorePlugin, public ScorePlugin {
       for (const auto& r : args_.resources) reqs.push_back(podRequestFor(pod, r.name, true));
       pod_requests = &reqs;
     }
-    std::vector<double> fractions;
+    // The fractions on the stack for the usual handful of resources (this
+    // runs for every feasible node of every pod).
+    constexpr size_t kInline = 8;
+    double inline_fractions[kInline];
+    std::vector<double> more;
+    size_t count = 0;
     double total = 0;
     for (size_t i = 0; i < args_.resources.size(); ++i) {
       auto [alloc, requested] =
@@ -176,16 +181,23 @@ class BalancedAllocation final : public PreScorePlugin, public ScorePlugin {
       if (alloc == 0) continue;
       double f = std::min(1.0, static_cast<double>(requested) / static_cast<double>(alloc));
       total += f;
-      fractions.push_back(f);
+      if (count < kInline) {
+        inline_fractions[count] = f;
+      } else {
+        if (more.empty()) more.assign(inline_fractions, inline_fractions + kInline);
+        more.push_back(f);
+      }
+      ++count;
     }
+    const double* fractions = more.empty() ? inline_fractions : more.data();
     double std_dev = 0;
-    if (fractions.size() == 2) {
+    if (count == 2) {
       std_dev = std::fabs((fractions[0] - fractions[1]) / 2);
-    } else if (fractions.size() > 2) {
-      double mean = total / static_cast<double>(fractions.size());
+    } else if (count > 2) {
+      double mean = total / static_cast<double>(count);
       double sum = 0;
-      for (double f : fractions) sum += (f - mean) * (f - mean);
-      std_dev = std::sqrt(sum / static_cast<double>(fractions.size()));
+      for (size_t i = 0; i < count; ++i) sum += (fractions[i] - mean) * (fractions[i] - mean);
+      std_dev = std::sqrt(sum / static_cast<double>(count));
     }
     *out = static_cast<int64_t>((1 - std_dev) * static_cast<double>(kMaxNodeScore));
     return {};
