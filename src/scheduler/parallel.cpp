@@ -1,5 +1,7 @@
 #include "scheduler/parallel.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 
 namespace berth::scheduler {
@@ -49,6 +51,7 @@ Parallelizer::~Parallelizer() {
 }
 
 void Parallelizer::workerLoop() {
+  pthread_setname_np(pthread_self(), "sched-par");
   tl_inside_parallel = true;
   uint64_t seen = 0;
   std::unique_lock lock(mu_);

@@ -60,7 +60,8 @@ int Scheduler::numFeasibleNodesToFind(int num_all_nodes) const {
 
 std::vector<NodeInfo*> Scheduler::findNodesThatPassFilters(CycleState& state, const PodInfo& pod,
                                                            const std::vector<NodeInfo*>& nodes,
-                                                           Diagnosis* diag, PluginStatus* error) {
+                                                           Diagnosis* diag, PluginStatus* error,
+                                                           int* rejected_count) {
   int num_all = static_cast<int>(nodes.size());
   if (num_all == 0) return {};
   int num_to_find = numFeasibleNodesToFind(num_all);
@@ -106,30 +107,32 @@ std::vector<NodeInfo*> Scheduler::findNodesThatPassFilters(CycleState& state, co
   parallelizer_.until(num_all, check, &stop);
   feasible.resize(feasible_len.load());
   int processed = static_cast<int>(feasible.size() + rejected.size());
-  for (auto& [i, st] : rejected) {
-    NodeInfo* node = nodes[(next_start_node_index_ + i) % num_all];
-    if (!st.plugin().empty()) diag->unschedulable_plugins.insert(st.plugin());
-    diag->node_statuses[node->name()] = std::move(st);
-  }
+  *rejected_count += static_cast<int>(rejected.size());
+  if (feasible.empty())
+    for (auto& [i, st] : rejected) {
+      NodeInfo* node = nodes[(next_start_node_index_ + i) % num_all];
+      if (!st.plugin().empty()) diag->unschedulable_plugins.insert(st.plugin());
+      diag->node_statuses[node->name()] = std::move(st);
+    }
   next_start_node_index_ = (next_start_node_index_ + processed) % num_all;
   return feasible;
 }
 
-std::string Scheduler::selectHost(const std::vector<NodePluginScores>& scores) {
-  // Reservoir sampling over the nodes with the highest total score.
+std::string Scheduler::selectHost(const std::vector<NodeInfo*>& nodes,
+                                  const std::vector<int64_t>& totals) {
   std::lock_guard lock(rng_mu_);
   size_t selected = 0;
   int count = 0;
-  for (size_t i = 0; i < scores.size(); ++i) {
-    if (i == 0 || scores[i].total_score > scores[selected].total_score) {
+  for (size_t i = 0; i < totals.size(); ++i) {
+    if (i == 0 || totals[i] > totals[selected]) {
       selected = i;
       count = 1;
-    } else if (scores[i].total_score == scores[selected].total_score) {
+    } else if (totals[i] == totals[selected]) {
       ++count;
       if (std::uniform_int_distribution<int>(0, count - 1)(rng_) == 0) selected = i;
     }
   }
-  return scores[selected].name;
+  return nodes[selected]->name();
 }
 
 Scheduler::ScheduleResult Scheduler::schedulePod(CycleState& state, const PodInfo& pod,
@@ -164,7 +167,8 @@ Scheduler::ScheduleResult Scheduler::schedulePod(CycleState& state, const PodInf
     if (NodeInfo* n = snapshot_.get(pod.nominated_node_name)) {
       PluginStatus err;
       Diagnosis scratch;
-      feasible = findNodesThatPassFilters(state, pod, {n}, &scratch, &err);
+      int scratch_rejected = 0;
+      feasible = findNodesThatPassFilters(state, pod, {n}, &scratch, &err, &scratch_rejected);
       r.evaluated = 1;
     }
   if (feasible.empty()) {
@@ -185,12 +189,14 @@ Scheduler::ScheduleResult Scheduler::schedulePod(CycleState& state, const PodInf
       }
     }
     PluginStatus err;
-    feasible = findNodesThatPassFilters(state, pod, *nodes, diag, &err);
+    // Nodes a PreFilter result excluded are in diag already.
+    int rejected = static_cast<int>(diag->node_statuses.size());
+    feasible = findNodesThatPassFilters(state, pod, *nodes, diag, &err, &rejected);
     if (!err.isSuccess()) {
       *status = err;
       return r;
     }
-    r.evaluated = static_cast<int>(feasible.size() + diag->node_statuses.size());
+    r.evaluated = static_cast<int>(feasible.size()) + rejected;
   }
   r.feasible = static_cast<int>(feasible.size());
   if (feasible.empty()) {
@@ -202,18 +208,18 @@ Scheduler::ScheduleResult Scheduler::schedulePod(CycleState& state, const PodInf
     r.node = feasible[0]->name();
     return r;
   }
-  std::vector<NodePluginScores> scores;
+  std::vector<int64_t> totals;
   if (framework_->hasScorePlugins()) {
     s = framework_->runPreScorePlugins(state, pod, feasible);
-    if (s.isSuccess()) s = framework_->runScorePlugins(state, pod, feasible, &scores);
+    if (s.isSuccess()) s = framework_->runScorePluginsTotals(state, pod, feasible, &totals);
     if (!s.isSuccess()) {
       *status = s;
       return r;
     }
   } else {
-    for (NodeInfo* n : feasible) scores.push_back({n->name(), {}, 1});
+    totals.assign(feasible.size(), 1);
   }
-  r.node = selectHost(scores);
+  r.node = selectHost(feasible, totals);
   return r;
 }
 

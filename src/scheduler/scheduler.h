@@ -126,11 +126,17 @@ class Scheduler {
   };
   ScheduleResult schedulePod(CycleState& state, const PodInfo& pod, Diagnosis* diag,
                              PluginStatus* status);
+  // Filters `nodes` from next_start_node_index_ until enough are feasible.
+  // Rejected nodes' statuses go to `diag` only when none is feasible (the
+  // fit error and preemption read them; a successful cycle drops them, as
+  // upstream drops its Diagnosis); *rejected counts them either way.
   std::vector<NodeInfo*> findNodesThatPassFilters(CycleState& state, const PodInfo& pod,
                                                   const std::vector<NodeInfo*>& nodes,
-                                                  Diagnosis* diag, PluginStatus* error);
+                                                  Diagnosis* diag, PluginStatus* error,
+                                                  int* rejected);
   int numFeasibleNodesToFind(int num_all_nodes) const;
-  std::string selectHost(const std::vector<NodePluginScores>& scores);
+  // Reservoir sampling over the nodes with the highest total score.
+  std::string selectHost(const std::vector<NodeInfo*>& nodes, const std::vector<int64_t>& totals);
 
   void runBindingCycle(std::shared_ptr<BindTask> task);
   void handleBindingFailure(const std::shared_ptr<BindTask>& task, const PluginStatus& status);

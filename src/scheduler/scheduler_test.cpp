@@ -409,5 +409,55 @@ TEST(SchedulerTest, StartAndStopWithThreads) {
   for (int i = 0; i < 20; ++i) EXPECT_EQ(e.nodeOf("p" + std::to_string(i)), "n1");
 }
 
+TEST(SchedulerTest, RejectedNodesCountTowardsTheNextStartIndex) {
+  // Only rejections are recorded per node; a cycle's processed nodes (the
+  // feasible ones plus the rejected ones) move the next cycle's start, as
+  // upstream's nextStartNodeIndex.
+  E2E e;
+  auto name = [](int i) {
+    std::string s = std::to_string(i);
+    return "n" + std::string(3 - s.size(), '0') + s;
+  };
+  for (int i = 0; i < 200; ++i) {
+    NodeBuilder n(name(i));
+    if (i < 50) n.unschedulable();
+    e.addNode(n);
+  }
+  e.addPod(PodBuilder("p1"));
+  CycleOutcome first = e.sched->scheduleOne();
+  ASSERT_EQ(first.kind, Kind::kScheduled);
+  // n000-n049 rejected, n050-n149 feasible (100 are enough at 200 nodes).
+  EXPECT_EQ(first.feasible_nodes, 100);
+  EXPECT_EQ(first.evaluated_nodes, 150);
+  e.syncPods();
+  e.addPod(PodBuilder("p2"));
+  CycleOutcome second = e.sched->scheduleOne();
+  ASSERT_EQ(second.kind, Kind::kScheduled);
+  // From n150: n150-n199 feasible, n000-n049 rejected, n050-n099 feasible.
+  EXPECT_EQ(second.feasible_nodes, 100);
+  EXPECT_EQ(second.evaluated_nodes, 150);
+}
+
+TEST(SchedulerTest, EveryRejectedNodeIsInTheFitError) {
+  E2E e;
+  for (int i = 0; i < 150; ++i) {
+    NodeBuilder n("n" + std::to_string(i));
+    if (i % 3 == 0)
+      n.unschedulable();
+    else
+      n.taint("dedicated", "infra", "NoSchedule");
+    e.addNode(n);
+  }
+  e.addPod(PodBuilder("p"));
+  CycleOutcome out = e.sched->scheduleOne();
+  ASSERT_EQ(out.kind, Kind::kUnschedulable);
+  EXPECT_EQ(out.evaluated_nodes, 150);
+  EXPECT_EQ(out.message.rfind("0/150 nodes are available: 100 node(s) had untolerated taint "
+                              "{dedicated: infra}, 50 node(s) were unschedulable.",
+                              0),
+            0u)
+      << out.message;
+}
+
 }  // namespace
 }  // namespace berth::scheduler
