@@ -1,5 +1,6 @@
 #include "bench/scheduler_bench.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "api/kind.h"
@@ -62,6 +64,66 @@ std::string loadavg() {
 
 double secondsSince(SteadyClock::time_point t) {
   return std::chrono::duration<double>(SteadyClock::now() - t).count();
+}
+
+// CPU seconds (user + system) of this process's live threads whose name
+// starts with `prefix` (the scheduler names its threads sched-cycle,
+// sched-par, sched-bind).
+double threadCpuSeconds(const std::string& prefix) {
+  long ticks = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream comm(e.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name.rfind(prefix, 0) != 0) continue;
+    std::ifstream stat(e.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    auto paren = line.rfind(')');
+    if (paren == std::string::npos) continue;
+    // Fields after "pid (comm)": state is field 3, utime 14, stime 15.
+    std::istringstream in(line.substr(paren + 2));
+    std::string skip;
+    for (int field = 3; field < 14; ++field) in >> skip;
+    long utime = 0, stime = 0;
+    in >> utime >> stime;
+    ticks += utime + stime;
+  }
+  return static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// CPU time by role: on a shared machine bound/s moves with the load, CPU
+// per pod much less.
+struct CpuSample {
+  double process = 0;
+  double cycle = 0;
+  double par = 0;
+  double bind = 0;
+  static CpuSample take() {
+    CpuSample s;
+    rusage ru{};
+    ::getrusage(RUSAGE_SELF, &ru);
+    s.process = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    s.cycle = threadCpuSeconds("sched-cycle");
+    s.par = threadCpuSeconds("sched-par");
+    s.bind = threadCpuSeconds("sched-bind");
+    return s;
+  }
+};
+
+// "cpu per pod: ..." for `pods` pods between two samples; the scheduling
+// thread's share in *cycle_us.
+std::string cpuPerPod(const CpuSample& a, const CpuSample& b, int pods, double* cycle_us) {
+  auto us = [&](double x, double y) { return pods > 0 ? (y - x) * 1e6 / pods : 0.0; };
+  *cycle_us = us(a.cycle, b.cycle);
+  char buf[256];
+  std::snprintf(buf, sizeof(buf),
+                "cpu per pod: scheduling thread %.0f us, its filter/score helpers %.0f us, "
+                "binders %.0f us, whole process %.0f us",
+                *cycle_us, us(a.par, b.par), us(a.bind, b.bind), us(a.process, b.process));
+  return buf;
 }
 
 // Node shapes (cpu cores, memory GiB), cycled over the nodes.
@@ -200,7 +262,7 @@ class BindCounter {
 // server's idle default-scheduler runs beside it. Returns pods bound per
 // second (0 when incomplete).
 double runBacklog(apiserver::Registry& registry, const Options& opt, int64_t avg_milli_cpu,
-                  int64_t avg_mib, int* bound_out) {
+                  int64_t avg_mib, int* bound_out, std::string* cpu_line, double* cycle_us) {
   const std::string name = "bench-backlog";
   client::InProcessClient c(registry);
   std::atomic<int> failures{0};
@@ -225,8 +287,11 @@ double runBacklog(apiserver::Registry& registry, const Options& opt, int64_t avg
   informers.start();
   if (!informers.waitForSync(std::chrono::seconds(60))) return 0;
   auto t0 = SteadyClock::now();
+  CpuSample cpu0 = CpuSample::take();
   (*sched)->start();
   bool complete = counter.wait(opt.timeout_s);
+  // Before stop(): the scheduler's threads are still there to be read.
+  *cpu_line = cpuPerPod(cpu0, CpuSample::take(), counter.count(), cycle_us);
   counter.stop();
   (*sched)->stop();
   informers.stop();
@@ -373,6 +438,7 @@ int run(const Options& opt) {
     return 1;
   }
   auto t0 = SteadyClock::now();
+  CpuSample cpu0 = CpuSample::take();
   double create_s = createPods(
       c, opt.clients, opt.pods,
       [&](int i) {
@@ -381,6 +447,7 @@ int run(const Options& opt) {
       },
       &failures, &first_error, &err_mu);
   bool complete = counter.wait(opt.timeout_s);
+  CpuSample cpu1 = CpuSample::take();
   double bound_s = counter.lastBoundAfter(t0);
   counter.stop();
   if (!complete) {
@@ -406,6 +473,9 @@ int run(const Options& opt) {
       "    bound/s against the create floor: %.2f (a scheduled pod costs 3 writes: create, "
       "binding, Scheduled event)\n",
       floor_rate > 0 ? bound_rate / floor_rate : 0.0);
+  double cycle_us = 0;
+  std::printf("    %s (creates included)\n",
+              cpuPerPod(cpu0, cpu1, counter.count(), &cycle_us).c_str());
   // Placement quality.
   int64_t total_req_cpu = 0, total_req_mib = 0;
   for (int i = 0; i < opt.pods; ++i) {
@@ -464,13 +534,17 @@ int run(const Options& opt) {
     std::printf("    %d create failures, first: %.300s\n", failures.load(), first_error.c_str());
 
   int backlog_bound = 0;
-  double backlog_rate = runBacklog(registry, opt, avg_milli_cpu, avg_mib, &backlog_bound);
+  std::string backlog_cpu;
+  double backlog_cycle_us = 0;
+  double backlog_rate = runBacklog(registry, opt, avg_milli_cpu, avg_mib, &backlog_bound,
+                                   &backlog_cpu, &backlog_cycle_us);
   std::printf(
       "backlog: %d pods queued before their scheduler started (a second Scheduler with the "
       "server's options over the server's Registry): %d/%d bound at %.0f pods/s (%.2f of the "
       "create floor)\n",
       opt.pods, backlog_bound, opt.pods, backlog_rate,
       floor_rate > 0 ? backlog_rate / floor_rate : 0.0);
+  std::printf("    %s\n", backlog_cpu.c_str());
   if (backlog_bound != opt.pods) printUnbound(c, "bench-backlog");
   std::string load = loadavg();
   std::printf("loadavg at end: %s%s\n", load.c_str(),
@@ -479,11 +553,12 @@ int run(const Options& opt) {
                   : "");
   std::printf(
       "bench scheduler: nodes=%d pods=%d strategy=%s bound=%d/%d bound_per_s=%.0f "
-      "create_floor_per_s=%.0f ratio=%.2f backlog_bound_per_s=%.0f backlog_ratio=%.2f %s "
+      "create_floor_per_s=%.0f ratio=%.2f backlog_bound_per_s=%.0f backlog_ratio=%.2f "
+      "cycle_us_per_pod=%.0f backlog_cycle_us_per_pod=%.0f %s "
       "complete=%s\n",
       opt.nodes, opt.pods, scheduler::scoringStrategyName(opt.strategy), bound_count, opt.pods,
       bound_rate, floor_rate, floor_rate > 0 ? bound_rate / floor_rate : 0.0, backlog_rate,
-      floor_rate > 0 ? backlog_rate / floor_rate : 0.0, quality.c_str(),
+      floor_rate > 0 ? backlog_rate / floor_rate : 0.0, cycle_us, backlog_cycle_us, quality.c_str(),
       complete && backlog_bound == opt.pods ? "yes" : "no");
   std::fflush(stdout);
   return complete && backlog_bound == opt.pods && failures == 0 ? 0 : 1;
