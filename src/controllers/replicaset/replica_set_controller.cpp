@@ -83,24 +83,38 @@ struct ReplicaSetController::HandlerGuard {
   ReplicaSetController* self = nullptr;
 };
 
+// Creates in flight at once per sync: enough for the store's group commit
+// to batch fsyncs, few enough threads for two cores.
+constexpr int kSlowStartParallelism = 16;
+
 SlowStartResult slowStartBatch(int count, int initial_batch_size,
-                               const std::function<Status()>& fn) {
+                               const std::function<Status()>& fn, int parallelism) {
   SlowStartResult res;
   int remaining = count;
   for (int batch = std::min(remaining, initial_batch_size); batch > 0;
        batch = std::min(2 * batch, remaining)) {
     // Upstream runs a batch concurrently; every call of the batch is made
     // even when one fails, and the first error ends the run.
+    std::mutex mu;
     bool failed = false;
-    for (int i = 0; i < batch; ++i) {
-      Status s = fn();
-      if (s.ok()) {
-        ++res.successes;
-      } else if (!failed) {
-        failed = true;
-        res.error = s;
+    std::atomic<int> next{0};
+    auto run = [&] {
+      while (next.fetch_add(1) < batch) {
+        Status s = fn();
+        std::lock_guard lock(mu);
+        if (s.ok()) {
+          ++res.successes;
+        } else if (!failed) {
+          failed = true;
+          res.error = s;
+        }
       }
-    }
+    };
+    int threads = std::min(batch, std::max(parallelism, 1));
+    std::vector<std::thread> helpers;
+    for (int t = 1; t < threads; ++t) helpers.emplace_back(run);
+    run();
+    for (auto& t : helpers) t.join();
     if (failed) return res;
     remaining -= batch;
   }
@@ -367,15 +381,18 @@ Status ReplicaSetController::manageReplicas(const std::vector<ObjectPtr>& filter
     const json::object* tmpl = api::objAt(rs, {"spec", "template"});
     json::object empty_tmpl;
     json::object ref = newControllerRef(rs, kind_);
-    SlowStartResult res = slowStartBatch(n, kSlowStartInitialBatchSize, [&]() -> Status {
-      auto created = pod_control_.createPod(ns, tmpl ? *tmpl : empty_tmpl, rs, ref);
-      if (!created.ok()) {
-        // Every create in a terminating namespace fails; nothing to retry.
-        if (hasNamespaceTerminatingCause(created.error())) return okStatus();
-        return created.error();
-      }
-      return okStatus();
-    });
+    SlowStartResult res = slowStartBatch(
+        n, kSlowStartInitialBatchSize,
+        [&]() -> Status {
+          auto created = pod_control_.createPod(ns, tmpl ? *tmpl : empty_tmpl, rs, ref);
+          if (!created.ok()) {
+            // Every create in a terminating namespace fails; nothing to retry.
+            if (hasNamespaceTerminatingCause(created.error())) return okStatus();
+            return created.error();
+          }
+          return okStatus();
+        },
+        kSlowStartParallelism);
     // Pods never attempted (or failed) will not be observed.
     for (int skipped = n - res.successes; skipped > 0; --skipped)
       expectations_.creationObserved(key);

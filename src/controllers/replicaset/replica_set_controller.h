@@ -140,12 +140,14 @@ class ReplicationManager : public ReplicaSetController {
 
 // slowStartBatch: calls fn `count` times in batches of 1, 2, 4, ... (from
 // `initial_batch_size`); a batch with a failure ends the run after that
-// batch. Returns the number of successful calls and the first error.
+// batch. Returns the number of successful calls and the first error. The
+// calls of one batch run on up to `parallelism` threads at once (upstream
+// runs a batch as goroutines), so fn must be thread-safe when it is > 1.
 struct SlowStartResult {
   int successes = 0;
   Status error;
 };
 SlowStartResult slowStartBatch(int count, int initial_batch_size,
-                               const std::function<Status()>& fn);
+                               const std::function<Status()>& fn, int parallelism = 1);
 
 }  // namespace berth::controllers
