@@ -28,7 +28,8 @@ struct ClientOptions {
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
   // One whole request() exchange.
   std::chrono::milliseconds request_timeout{std::chrono::seconds(60)};
-  // stream(): the longest silence between two pieces of the body (0: none).
+  // stream() and readStream(): the longest silence between two pieces of
+  // the body (0: none).
   std::chrono::milliseconds stream_idle_timeout{0};
 };
 
