@@ -50,7 +50,10 @@ void Timers::run() {
     }
     auto it = queue_.begin();
     if (it->first > std::chrono::steady_clock::now()) {
-      cv_.wait_until(lock, it->first);
+      // A copy: stop() or cancel() may erase the entry while we wait, and
+      // wait_until reads the deadline again after every wake-up.
+      const auto deadline = it->first;
+      cv_.wait_until(lock, deadline);
       continue;
     }
     auto fn = std::move(it->second.second);
