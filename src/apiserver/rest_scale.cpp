@@ -87,7 +87,13 @@ Response ApiServer::handleScale(const Request& req, const ResourcePath& path) {
     opts.user = req.user;
     auto res = registry_.update(kind, path.namespace_, path.name, std::move(next), opts);
     if (res.ok()) return jsonResponse(200, json::value(scaleOf(*res)));
-    if (res.error().code != ErrorCode::kConflict || !want_rv.empty()) return errorResponse(res.error());
+    // A conflict with a concurrent writer (the controller updating status)
+    // is retried on the fresh object unless the client asked for a
+    // resourceVersion: a PUT body's, or one the patch itself sets (the
+    // patched scale always carries the current one).
+    bool rv_precondition =
+        req.method == "PUT" ? !want_rv.empty() : req.body.find("resourceVersion") != std::string::npos;
+    if (res.error().code != ErrorCode::kConflict || rv_precondition) return errorResponse(res.error());
   }
   return errorResponse(conflict(kind.group, kind.resource, path.name, "too many conflicts"));
 }
