@@ -238,7 +238,7 @@ TEST(Protobuf, Helpers) {
 // ---- Real kubectl request bodies (see testdata/README.md) --------------------
 
 std::string readFixture(const std::string& name) {
-  auto path = std::filesystem::path(__FILE__).parent_path() / "testdata" / name;
+  auto path = std::filesystem::path(BERTH_API_TESTDATA) / name;
   std::ifstream in(path, std::ios::binary);
   EXPECT_TRUE(in) << "missing fixture " << path;
   std::stringstream ss;
