@@ -9,6 +9,7 @@
 
 #include "api/kinds/access.h"
 #include "api/object.h"
+#include "api/selector.h"
 #include "common/clock.h"
 
 namespace berth::controllers {
@@ -52,6 +53,25 @@ const json::object* controllerRef(const Object& obj) {
 std::string controllerUid(const Object& obj) {
   const json::object* ref = controllerRef(obj);
   return ref ? api::strAt(*ref, {"uid"}) : std::string();
+}
+
+client::ObjectPtr resolveControllerRef(const client::Informer& owners, std::string_view kind,
+                                       const std::string& ns, const json::object& ref) {
+  if (api::strAt(ref, {"kind"}) != kind) return nullptr;
+  client::ObjectPtr owner = owners.get(ns, api::strAt(ref, {"name"}));
+  if (!owner || api::uid(*owner) != api::strAt(ref, {"uid"})) return nullptr;
+  return owner;
+}
+
+std::vector<client::ObjectPtr> ownersSelecting(const client::Informer& owners, const Object& obj) {
+  std::vector<client::ObjectPtr> out;
+  const json::object* labels = api::objAt(obj, {"metadata", "labels"});
+  for (const auto& owner : owners.listNamespace(api::namespaceOf(obj))) {
+    auto sel = api::LabelSelector::fromObject(api::at(*owner, {"spec", "selector"}));
+    if (!sel.ok() || sel->empty() || sel->matchesNothing() || !sel->matches(labels)) continue;
+    out.push_back(owner);
+  }
+  return out;
 }
 
 std::string orphanPodIndexKey(std::string_view ns) { return "_ORPHAN_POD/" + std::string(ns); }

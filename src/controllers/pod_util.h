@@ -40,6 +40,16 @@ std::string podKey(const api::Object& pod);
 const boost::json::object* controllerRef(const api::Object& obj);
 std::string controllerUid(const api::Object& obj);
 
+// The owner in `owners`' cache that a controller ownerReference names
+// (kind, namespace, name), or nullptr when the kind differs or the UID no
+// longer matches (upstream's resolveControllerRef in every controller).
+client::ObjectPtr resolveControllerRef(const client::Informer& owners, std::string_view kind,
+                                       const std::string& ns, const boost::json::object& ref);
+// The owners in obj's namespace whose spec.selector (a LabelSelector)
+// matches obj's labels; a nil or empty selector matches nothing here, not
+// everything (upstream's getPodJobs, getPodStatefulSets, ...).
+std::vector<client::ObjectPtr> ownersSelecting(const client::Informer& owners, const api::Object& obj);
+
 // controller.PodControllerUIDIndex: pods filed under their controller's UID,
 // pods without a controller under orphanPodIndexKey(namespace), so that a
 // controller's sync reads its own pods and the adoptable orphans instead of

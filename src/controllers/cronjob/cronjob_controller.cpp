@@ -24,8 +24,6 @@ int64_t unixSeconds(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
-TimePoint fromUnix(int64_t s) { return TimePoint(std::chrono::seconds(s)); }
-
 // The finished condition ("Complete" / "Failed") of a Job, or "".
 std::string finishedType(const Object& job) {
   if (const json::array* conds = api::arrAt(job, {"status", "conditions"}))
@@ -214,10 +212,7 @@ void CronJobController::deleteCronJob(const ObjectPtr& cj) { loop_.enqueue(clien
 
 ObjectPtr CronJobController::resolveControllerRef(const std::string& ns,
                                                   const json::object& ref) const {
-  if (api::strAt(ref, {"kind"}) != cj_kind_.kind) return nullptr;
-  ObjectPtr cj = cj_informer_.get(ns, api::strAt(ref, {"name"}));
-  if (!cj || api::uid(*cj) != api::strAt(ref, {"uid"})) return nullptr;
-  return cj;
+  return controllers::resolveControllerRef(cj_informer_, cj_kind_.kind, ns, ref);
 }
 
 void CronJobController::addJob(const ObjectPtr& job) {

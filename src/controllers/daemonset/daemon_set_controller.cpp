@@ -131,22 +131,11 @@ void DaemonSetController::deleteDs(const ObjectPtr& ds) {
 
 ObjectPtr DaemonSetController::resolveControllerRef(const std::string& ns,
                                                     const json::object& ref) const {
-  if (api::strAt(ref, {"kind"}) != ds_kind_.kind) return nullptr;
-  ObjectPtr ds = ds_informer_.get(ns, api::strAt(ref, {"name"}));
-  if (!ds || api::uid(*ds) != api::strAt(ref, {"uid"})) return nullptr;
-  return ds;
+  return controllers::resolveControllerRef(ds_informer_, ds_kind_.kind, ns, ref);
 }
 
 std::vector<ObjectPtr> DaemonSetController::daemonSetsSelecting(const Object& obj) const {
-  std::vector<ObjectPtr> out;
-  const json::object* labels = api::objAt(obj, {"metadata", "labels"});
-  for (const auto& ds : ds_informer_.listNamespace(api::namespaceOf(obj))) {
-    auto sel = api::LabelSelector::fromObject(api::at(*ds, {"spec", "selector"}));
-    // An empty selector matches nothing here, not everything.
-    if (!sel.ok() || sel->empty() || sel->matchesNothing() || !sel->matches(labels)) continue;
-    out.push_back(ds);
-  }
-  return out;
+  return ownersSelecting(ds_informer_, obj);
 }
 
 void DaemonSetController::addPod(const ObjectPtr& pod) {

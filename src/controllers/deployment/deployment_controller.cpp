@@ -175,22 +175,14 @@ void DeploymentController::enqueue(const Object& d) { queue_.add(client::keyOf(d
 
 ObjectPtr DeploymentController::resolveControllerRef(const std::string& ns,
                                                      const json::object& ref) const {
-  if (api::strAt(ref, {"kind"}) != "Deployment") return nullptr;
-  ObjectPtr d = d_informer_.get(ns, api::strAt(ref, {"name"}));
-  if (!d || api::uid(*d) != api::strAt(ref, {"uid"})) return nullptr;
-  return d;
+  return controllers::resolveControllerRef(d_informer_, "Deployment", ns, ref);
 }
 
 std::vector<ObjectPtr> DeploymentController::deploymentsForReplicaSet(const Object& rs) const {
-  std::vector<ObjectPtr> out;
   const json::object* labels = api::objAt(rs, {"metadata", "labels"});
-  if (!labels || labels->empty()) return out;
-  for (const auto& d : d_informer_.listNamespace(api::namespaceOf(rs))) {
-    auto sel = api::LabelSelector::fromObject(api::at(*d, {"spec", "selector"}));
-    // A deployment with a nil or empty selector matches nothing here.
-    if (!sel.ok() || sel->empty() || sel->matchesNothing() || !sel->matches(labels)) continue;
-    out.push_back(d);
-  }
+  // Upstream: "no deployments found for ReplicaSet ... because it has no labels".
+  if (!labels || labels->empty()) return {};
+  std::vector<ObjectPtr> out = ownersSelecting(d_informer_, rs);
   if (out.size() > 1) {
     BERTH_LOG(kDebug, "controllers")
         << "user error: more than one deployment selects replicaset=" << client::keyOf(rs);

@@ -88,21 +88,11 @@ std::set<std::string> JobController::expectedRemovals(const std::string& key) {
 
 ObjectPtr JobController::resolveControllerRef(const std::string& ns,
                                               const json::object& ref) const {
-  if (api::strAt(ref, {"kind"}) != job_kind_.kind) return nullptr;
-  ObjectPtr job = job_informer_.get(ns, api::strAt(ref, {"name"}));
-  if (!job || api::uid(*job) != api::strAt(ref, {"uid"})) return nullptr;
-  return job;
+  return controllers::resolveControllerRef(job_informer_, job_kind_.kind, ns, ref);
 }
 
 std::vector<ObjectPtr> JobController::jobsSelecting(const Object& pod) const {
-  std::vector<ObjectPtr> out;
-  const json::object* labels = api::objAt(pod, {"metadata", "labels"});
-  for (const auto& job : job_informer_.listNamespace(api::namespaceOf(pod))) {
-    auto sel = api::LabelSelector::fromObject(api::at(*job, {"spec", "selector"}));
-    if (!sel.ok() || sel->empty() || sel->matchesNothing() || !sel->matches(labels)) continue;
-    out.push_back(job);
-  }
-  return out;
+  return ownersSelecting(job_informer_, pod);
 }
 
 void JobController::enqueueOrphanPod(const Object& pod) { orphan_loop_.enqueue(podKey(pod)); }

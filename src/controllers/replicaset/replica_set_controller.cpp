@@ -261,10 +261,7 @@ void ReplicaSetController::deleteRs(const ObjectPtr& rs) {
 
 ObjectPtr ReplicaSetController::resolveControllerRef(const std::string& ns,
                                                      const json::object& ref) const {
-  if (api::strAt(ref, {"kind"}) != kind_.kind) return nullptr;
-  ObjectPtr rs = rs_informer_.get(ns, api::strAt(ref, {"name"}));
-  if (!rs || api::uid(*rs) != api::strAt(ref, {"uid"})) return nullptr;
-  return rs;
+  return controllers::resolveControllerRef(rs_informer_, kind_.kind, ns, ref);
 }
 
 std::vector<ObjectPtr> ReplicaSetController::podReplicaSets(const Object& pod) const {

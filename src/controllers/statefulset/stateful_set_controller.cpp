@@ -77,21 +77,11 @@ void StatefulSetController::deleteSet(const ObjectPtr& set) { loop_.enqueue(clie
 
 ObjectPtr StatefulSetController::resolveControllerRef(const std::string& ns,
                                                       const json::object& ref) const {
-  if (api::strAt(ref, {"kind"}) != set_kind_.kind) return nullptr;
-  ObjectPtr set = set_informer_.get(ns, api::strAt(ref, {"name"}));
-  if (!set || api::uid(*set) != api::strAt(ref, {"uid"})) return nullptr;
-  return set;
+  return controllers::resolveControllerRef(set_informer_, set_kind_.kind, ns, ref);
 }
 
 std::vector<ObjectPtr> StatefulSetController::setsSelecting(const Object& pod) const {
-  std::vector<ObjectPtr> out;
-  const json::object* labels = api::objAt(pod, {"metadata", "labels"});
-  for (const auto& set : set_informer_.listNamespace(api::namespaceOf(pod))) {
-    auto sel = api::LabelSelector::fromObject(api::at(*set, {"spec", "selector"}));
-    if (!sel.ok() || sel->empty() || sel->matchesNothing() || !sel->matches(labels)) continue;
-    out.push_back(set);
-  }
-  return out;
+  return ownersSelecting(set_informer_, pod);
 }
 
 void StatefulSetController::addPod(const ObjectPtr& pod) {
