@@ -45,10 +45,6 @@ int usage() {
   return 2;
 }
 
-double secondsSince(SteadyClock::time_point t) {
-  return std::chrono::duration<double>(SteadyClock::now() - t).count();
-}
-
 const client::Headers kJson = {{"Content-Type", "application/json"}};
 const client::Headers kMergePatch = {{"Content-Type", "application/merge-patch+json"}};
 constexpr const char* kProbeNs = "bench-probe";

@@ -55,17 +55,6 @@ int usage() {
   return 2;
 }
 
-std::string loadavg() {
-  std::ifstream in("/proc/loadavg");
-  std::string a, b, c;
-  in >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
-double secondsSince(SteadyClock::time_point t) {
-  return std::chrono::duration<double>(SteadyClock::now() - t).count();
-}
-
 // CPU seconds (user + system) of this process's live threads whose name
 // starts with `prefix` (the scheduler names its threads sched-cycle,
 // sched-par, sched-bind).

@@ -66,6 +66,8 @@ double cpuSeconds(pid_t pid);
 pid_t spawnSelf(const std::vector<std::string>& args, const std::string& log_path);
 // SIGTERM to the child, SIGKILL after `grace`; reaps it. Only this pid.
 void stopChild(pid_t pid, std::chrono::seconds grace);
+// Seconds from `t` to now on the steady clock.
+double secondsSince(std::chrono::steady_clock::time_point t);
 // /proc/loadavg's three averages.
 std::string loadavg();
 // "12.3 MiB", or "n/a" for a negative value.
