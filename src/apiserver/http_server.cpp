@@ -4,6 +4,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 
 #include <array>
 #include <atomic>
@@ -860,6 +861,7 @@ Result<int> HttpServer::Impl::start() {
   accept();
   for (int i = 0; i < std::max(1, options.io_threads); ++i) {
     io_threads.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "http-io");
       for (;;) {
         try {
           ioc.run();

@@ -89,6 +89,13 @@ struct CpuSample {
   double cycle = 0;
   double par = 0;
   double bind = 0;
+  // The server's side of a binding: the store's writer (SQLite, decorating
+  // and fanning out watch events), in-process watch delivery to informers,
+  // informer list+watch threads, the event recorders.
+  double store = 0;
+  double watch = 0;
+  double informer = 0;
+  double events = 0;
   static CpuSample take() {
     CpuSample s;
     rusage ru{};
@@ -98,6 +105,10 @@ struct CpuSample {
     s.cycle = threadCpuSeconds("sched-cycle");
     s.par = threadCpuSeconds("sched-par");
     s.bind = threadCpuSeconds("sched-bind");
+    s.store = threadCpuSeconds("store-writer");
+    s.watch = threadCpuSeconds("watch-dispatch");
+    s.informer = threadCpuSeconds("informer");
+    s.events = threadCpuSeconds("events");
     return s;
   }
 };
@@ -107,11 +118,14 @@ struct CpuSample {
 std::string cpuPerPod(const CpuSample& a, const CpuSample& b, int pods, double* cycle_us) {
   auto us = [&](double x, double y) { return pods > 0 ? (y - x) * 1e6 / pods : 0.0; };
   *cycle_us = us(a.cycle, b.cycle);
-  char buf[256];
+  char buf[512];
   std::snprintf(buf, sizeof(buf),
                 "cpu per pod: scheduling thread %.0f us, its filter/score helpers %.0f us, "
-                "binders %.0f us, whole process %.0f us",
-                *cycle_us, us(a.par, b.par), us(a.bind, b.bind), us(a.process, b.process));
+                "binders %.0f us, store writer %.0f us, watch delivery %.0f us, informers %.0f us, "
+                "event recorders %.0f us, whole process %.0f us",
+                *cycle_us, us(a.par, b.par), us(a.bind, b.bind), us(a.store, b.store),
+                us(a.watch, b.watch), us(a.informer, b.informer), us(a.events, b.events),
+                us(a.process, b.process));
   return buf;
 }
 

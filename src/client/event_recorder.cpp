@@ -1,5 +1,7 @@
 #include "client/event_recorder.h"
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -231,7 +233,10 @@ struct EventRecorder::State {
 
 EventRecorder::EventRecorder(Client& client, Clock& clock, std::string component, std::string host)
     : state_(std::make_unique<State>(client, clock, std::move(component), std::move(host))) {
-  state_->thread = std::thread([s = state_.get()] { s->run(); });
+  state_->thread = std::thread([s = state_.get()] {
+    pthread_setname_np(pthread_self(), "events");
+    s->run();
+  });
 }
 
 EventRecorder::~EventRecorder() {

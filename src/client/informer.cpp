@@ -1,5 +1,7 @@
 #include "client/informer.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -312,6 +314,7 @@ void Informer::start() {
   state_->started = true;
   State* s = state_.get();
   s->thread = std::thread([this, s] {
+    pthread_setname_np(pthread_self(), "informer");
     int failures = 0;
     for (;;) {
       if (failures >= 2) {

@@ -1,5 +1,7 @@
 #include "client/inprocess_client.h"
 
+#include <pthread.h>
+
 #include <array>
 #include <atomic>
 #include <climits>
@@ -164,7 +166,11 @@ struct InProcessClient::WatchState {
 class InProcessClient::Dispatcher {
  public:
   explicit Dispatcher(int threads) {
-    for (int i = 0; i < std::max(1, threads); ++i) threads_.emplace_back([this] { loop(); });
+    for (int i = 0; i < std::max(1, threads); ++i)
+      threads_.emplace_back([this] {
+        pthread_setname_np(pthread_self(), "watch-dispatch");
+        loop();
+      });
   }
 
   ~Dispatcher() {

@@ -1,5 +1,7 @@
 #include "controllers/controller_util.h"
 
+#include <pthread.h>
+
 namespace berth::controllers {
 
 void WorkQueue::add(const std::string& key) {
@@ -71,6 +73,7 @@ WorkerPool::WorkerPool(WorkQueue& queue, std::function<void(const std::string&)>
     : queue_(queue), sync_(std::move(sync)) {
   for (int i = 0; i < workers; ++i)
     threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "ctrl-worker");
       std::string key;
       while (queue_.get(&key)) {
         sync_(key);

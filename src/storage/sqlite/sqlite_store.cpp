@@ -1,6 +1,7 @@
 #include "storage/sqlite/sqlite_store.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -300,7 +301,10 @@ Status SqliteStore::init() {
     readers_.push_back(std::move(reader));
   }
 
-  writer_ = std::thread([this] { writerLoop(); });
+  writer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "store-writer");
+    writerLoop();
+  });
   writer_id_ = writer_.get_id();
   BERTH_LOG(kInfo, "storage") << "sqlite store open path=" << path_
                               << " revision=" << current_revision_.load()
