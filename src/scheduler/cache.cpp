@@ -121,7 +121,7 @@ void Cache::addPod(const PodInfoPtr& pod) {
   addPodLocked(pod, false);
 }
 
-void Cache::updatePod(const PodInfoPtr& old_pod, const PodInfoPtr& new_pod) {
+void Cache::updatePod(const PodInfoPtr& new_pod) {
   std::lock_guard lock(mu_);
   auto it = pods_.find(new_pod->uid);
   if (it == pods_.end()) {
@@ -134,7 +134,6 @@ void Cache::updatePod(const PodInfoPtr& old_pod, const PodInfoPtr& new_pod) {
     addPodLocked(new_pod, false);
     return;
   }
-  (void)old_pod;
   removePodLocked(it->second.pod);
   addPodLocked(new_pod, false);
 }

@@ -40,7 +40,8 @@ class Cache {
   // Informer events for pods with spec.nodeName. addPod of an assumed pod
   // confirms it (replacing the assumed object).
   void addPod(const PodInfoPtr& pod);
-  void updatePod(const PodInfoPtr& old_pod, const PodInfoPtr& new_pod);
+  // The cached version of the pod (by uid) is replaced by this one.
+  void updatePod(const PodInfoPtr& new_pod);
   void removePod(const PodInfoPtr& pod);
   bool isAssumedPod(const std::string& uid) const;
   PodInfoPtr getPod(const std::string& uid) const;

@@ -102,7 +102,7 @@ TEST(CacheTest, UpdateAndRemovePods) {
                 .podAffinity(true, "a", "b", "zone")
                 .node("n1")
                 .info();
-  cache.updatePod(v1, v2);
+  cache.updatePod(v2);
   auto ni = cache.nodeInfo("n1");
   ASSERT_EQ(ni->pods().size(), 1u);
   EXPECT_EQ(ni->pods()[0]->labels.at("x"), "y");

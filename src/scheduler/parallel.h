@@ -16,7 +16,8 @@ namespace berth::scheduler {
 
 class Parallelizer {
  public:
-  // parallelism <= 0: std::thread::hardware_concurrency().
+  // parallelism <= 0: std::thread::hardware_concurrency(), or 1 (inline)
+  // on machines with two hardware threads or fewer.
   explicit Parallelizer(int parallelism = 0);
   ~Parallelizer();
   Parallelizer(const Parallelizer&) = delete;

@@ -154,10 +154,19 @@ void Scheduler::onPodAdd(const client::ObjectPtr& obj) {
 }
 
 void Scheduler::onPodUpdate(const client::ObjectPtr& old_obj, const client::ObjectPtr& new_obj) {
-  PodInfoPtr old_pod = makePodInfo(old_obj);
   PodInfoPtr new_pod = makePodInfo(new_obj);
+  // The old version only matters for its node and phase here (the cache
+  // keys pods by uid), except for queue updates: a whole PodInfo of it is
+  // built only there. Every binding lands here, so this is one PodInfo per
+  // binding less.
+  const bool old_assigned = old_obj && !api::strAt(*old_obj, {"spec", "nodeName"}).empty();
+  auto old_terminal = [&] {
+    if (!old_obj) return false;
+    const std::string phase = api::strAt(*old_obj, {"status", "phase"});
+    return phase == "Succeeded" || phase == "Failed";
+  };
   if (!new_pod->node_name.empty()) {
-    if (old_pod->node_name.empty()) {
+    if (!old_assigned) {
       // Bound (by us or someone else): it leaves the queue and enters the cache.
       queue_->remove(new_pod->uid);
       if (!terminal(*new_pod)) {
@@ -168,12 +177,12 @@ void Scheduler::onPodUpdate(const client::ObjectPtr& old_obj, const client::Obje
     }
     if (terminal(*new_pod)) {
       // A finished pod frees its resources like a deleted one.
-      cache_.removePod(old_pod);
+      cache_.removePod(new_pod);
       queue_->moveAllToActiveOrBackoffQueue({EventResource::kPod, kDelete, "AssignedPodDelete"});
       return;
     }
-    if (terminal(*old_pod)) return;
-    cache_.updatePod(old_pod, new_pod);
+    if (old_terminal()) return;
+    cache_.updatePod(new_pod);
     queue_->assignedPodUpdated(*new_pod);
     return;
   }
@@ -183,7 +192,7 @@ void Scheduler::onPodUpdate(const client::ObjectPtr& old_obj, const client::Obje
   }
   // An update of a pod we assumed and are binding changes nothing we use.
   if (cache_.isAssumedPod(new_pod->uid)) return;
-  queue_->update(old_pod, new_pod);
+  queue_->update(makePodInfo(old_obj), new_pod);
 }
 
 void Scheduler::onPodDelete(const client::ObjectPtr& obj) {

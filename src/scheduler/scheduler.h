@@ -38,7 +38,8 @@ namespace berth::scheduler {
 
 struct SchedulerOptions {
   ProfileConfig profile = defaultProfile();
-  // Threads for per-node filter / score work; 0 = hardware threads.
+  // Threads for per-node filter / score work; 0 = hardware threads (inline
+  // on machines with two or fewer, see Parallelizer).
   int parallelism = 0;
   // Binding cycles in flight at once. 0 binds inline on the scheduling
   // thread (deterministic tests).
