@@ -278,6 +278,8 @@ PluginStatus Framework::scoreNodes(const CycleState& state, const PodInfo& pod,
   std::atomic<bool> stop{false};
   Parallelizer* par = handle_.parallelizer;
   auto score_node = [&](int i) {
+    if (static_cast<size_t>(i) + kNodePrefetchDistance < n)
+      prefetchNodeInfo(nodes[static_cast<size_t>(i) + kNodePrefetchDistance]);
     for (size_t a = 0; a < active.size(); ++a) {
       ScorePlugin* pl = score_[active[a]].first;
       int64_t v = 0;

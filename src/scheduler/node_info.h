@@ -105,6 +105,16 @@ class NodeInfo {
 
 using NodeInfoPtr = std::shared_ptr<NodeInfo>;
 
+// The per-node filter and score loops touch every cache line of a NodeInfo
+// (resources, flags, image states) for hundreds of nodes per pod; at 5,000
+// nodes those lines are rarely cached, and the first plugin to read a node
+// paid the misses. Loops prefetch the node a few iterations ahead.
+inline constexpr int kNodePrefetchDistance = 4;
+inline void prefetchNodeInfo(const NodeInfo* node) {
+  const char* p = reinterpret_cast<const char*>(node);
+  for (size_t off = 0; off < sizeof(NodeInfo); off += 64) __builtin_prefetch(p + off);
+}
+
 // The read-only view a scheduling cycle works on (upstream's Snapshot /
 // SharedLister): every node in the cache's zone-interleaved order, and the
 // subsets of nodes with pods that have (anti-)affinity, which let

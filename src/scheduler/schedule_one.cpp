@@ -84,6 +84,8 @@ std::vector<NodeInfo*> Scheduler::findNodesThatPassFilters(CycleState& state, co
   // gets its turn across pods.
   auto check = [&](int i) {
     NodeInfo* node = nodes[(next_start_node_index_ + i) % num_all];
+    if (i + kNodePrefetchDistance < num_all)
+      prefetchNodeInfo(nodes[(next_start_node_index_ + i + kNodePrefetchDistance) % num_all]);
     PluginStatus s = framework_->runFilterPluginsWithNominatedPods(state, pod, *node);
     if (s.code() == Code::kError) {
       std::lock_guard lock(err_mu);
