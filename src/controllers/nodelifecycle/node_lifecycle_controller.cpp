@@ -157,9 +157,12 @@ void NodeLifecycleController::loop() {
         monitorNodeHealth();
         next_monitor = clock_.now() + options_.node_monitor_period;
       }
+      doNoExecuteTaintingPass();
       processChanges();
       runDueEvictions();
     }
+    // Read before mu_: zones_mu_ is never taken under it.
+    std::optional<TimePoint> next_taint = nextTaintAttempt();
     std::unique_lock lock(mu_);
     if (stopping_) return;
     // Wake for the next monitor pass, the next eviction, a change, or at
@@ -170,6 +173,7 @@ void NodeLifecycleController::loop() {
       wait = std::clamp(d, std::chrono::milliseconds(1), wait);
     };
     until(next_monitor);
+    if (next_taint) until(*next_taint);
     for (const auto& [key, ev] : evictions_) until(ev.fire);
     if (dirty_nodes_.empty() && dirty_pods_.empty())
       cv_.wait_for(lock, wait,
@@ -179,6 +183,7 @@ void NodeLifecycleController::loop() {
 
 void NodeLifecycleController::monitorOnce() {
   monitorNodeHealth();
+  doNoExecuteTaintingPass();
   processChanges();
   runDueEvictions();
 }
@@ -256,10 +261,17 @@ void NodeLifecycleController::monitorNodeHealth() {
       }
     }
   }
+  // Upstream's classifyNodes / addPodEvictorForNewZone: a tainter for every
+  // zone not seen before (or dropped when it had no nodes left).
+  for (const auto& n : nodes) addTainterForNewZone(*n);
   for (const auto& n : added) {
     std::string name = api::name(*n);
     recordNodeEvent(*n, "Normal", "RegisteredNode",
                     "Node " + name + " event: Registered Node " + name + " in Controller");
+    // As upstream, a node new to the controller (all of them after a
+    // restart) starts untainted; the monitor pass below taints it again,
+    // through the zone's rate limiter, if it is still not Ready.
+    markNodeAsReachable(n);
   }
   for (const auto& name : deleted) {
     api::Object ref{{"metadata", json::object{{"name", name}}}};
@@ -267,15 +279,24 @@ void NodeLifecycleController::monitorNodeHealth() {
                     "Node " + name + " event: Removing Node " + name + " from Controller");
   }
 
+  // The Ready status of every node, by zone, for the zone states.
+  std::map<std::string, std::vector<std::string>> zone_statuses;
+  std::vector<ObjectPtr> latest;
+  latest.reserve(nodes.size());
   for (const auto& n : nodes) {
     const std::string name = api::name(*n);
     std::string observed, current;
     ObjectPtr updated = tryUpdateNodeHealth(n, &observed, &current);
     if (!updated) {
       BERTH_LOG(kWarning, kComponent) << "update node health failed, no pods evicted node=" << name;
+      latest.push_back(n);
       continue;
     }
+    if (!nodelifecycle::excludedFromDisruption(*updated))
+      zone_statuses[nodelifecycle::zoneKey(*updated)].push_back(current);
+    updated = reconcileConditionTaints(updated);
     if (!current.empty()) {
+      updated = processTaintBasedEviction(updated, current);
       bool retry = false;
       {
         std::lock_guard lock(mu_);
@@ -297,8 +318,9 @@ void NodeLifecycleController::monitorNodeHealth() {
       else
         nodes_to_retry_.insert(name);
     }
-    reconcileTaints(updated, /*manage_no_execute=*/true);
+    latest.push_back(updated);
   }
+  handleDisruption(zone_statuses, latest);
 }
 
 ObjectPtr NodeLifecycleController::tryUpdateNodeHealth(const ObjectPtr& node_in,
@@ -398,6 +420,14 @@ ObjectPtr NodeLifecycleController::tryUpdateNodeHealth(const ObjectPtr& node_in,
   return nullptr;
 }
 
+void NodeLifecycleController::resetNodeTimestamps(const std::vector<ObjectPtr>& nodes,
+                                                  TimePoint now) {
+  std::lock_guard lock(mu_);
+  for (const auto& n : nodes)
+    if (auto it = health_.find(api::name(*n)); it != health_.end())
+      it->second->probe = it->second->ready_transition = now;
+}
+
 bool NodeLifecycleController::markPodsNotReady(const std::string& node_name) {
   std::vector<std::string> keys;
   {
@@ -428,47 +458,14 @@ bool NodeLifecycleController::markPodsNotReady(const std::string& node_name) {
   return ok;
 }
 
-void NodeLifecycleController::reconcileTaints(ObjectPtr node, bool manage_no_execute) {
+ObjectPtr NodeLifecycleController::updateTaints(ObjectPtr node, const TaintPlan& plan) {
   const std::string name = api::name(*node);
   for (int attempt = 0; attempt < kRetries; ++attempt) {
     std::vector<Taint> taints = nodelifecycle::parseTaints(*node);
-    std::vector<Taint> want_no_schedule = nodelifecycle::conditionTaints(*node);
     std::vector<Taint> add;
     std::vector<Taint> remove;
-    // TaintNodesByCondition: the managed NoSchedule taints are exactly the
-    // ones the conditions call for.
-    for (const auto& w : want_no_schedule)
-      if (std::none_of(taints.begin(), taints.end(), [&](const Taint& t) { return t.matches(w); }))
-        add.push_back(w);
-    for (const auto& t : taints)
-      if (t.effect == "NoSchedule" && nodelifecycle::isConditionTaintKey(t.key) &&
-          std::none_of(want_no_schedule.begin(), want_no_schedule.end(),
-                       [&](const Taint& w) { return t.matches(w); }))
-        remove.push_back(t);
-    if (manage_no_execute) {
-      // Unreachable and not-ready are mutually exclusive, mirroring Ready.
-      const json::object* ready = findCondition(*node, "Ready");
-      std::string status = ready ? strAt(*ready, {"status"}) : "";
-      Taint not_ready{nodelifecycle::kTaintNotReady, "", "NoExecute", ""};
-      Taint unreachable{nodelifecycle::kTaintUnreachable, "", "NoExecute", ""};
-      auto has = [&](const Taint& x) {
-        return std::any_of(taints.begin(), taints.end(),
-                           [&](const Taint& t) { return t.matches(x); });
-      };
-      auto want = [&](const Taint& yes, const Taint& no) {
-        if (!has(yes)) add.push_back(yes);
-        if (has(no)) remove.push_back(no);
-      };
-      if (status == "False")
-        want(not_ready, unreachable);
-      else if (status == "Unknown")
-        want(unreachable, not_ready);
-      else if (status == "True") {
-        if (has(not_ready)) remove.push_back(not_ready);
-        if (has(unreachable)) remove.push_back(unreachable);
-      }
-    }
-    if (add.empty() && remove.empty()) return;
+    plan(*node, taints, &add, &remove);
+    if (add.empty() && remove.empty()) return node;
 
     const std::string now = formatRfc3339(clock_.now());
     json::array out;
@@ -493,14 +490,47 @@ void NodeLifecycleController::reconcileTaints(ObjectPtr node, bool manage_no_exe
       for (const auto& t : remove)
         BERTH_LOG(kInfo, kComponent)
             << "taint removed node=" << name << " taint=" << t.key << ":" << t.effect;
-      return;
+      return *written;
     }
-    if (written.error().code == ErrorCode::kNotFound) return;
+    if (written.error().code == ErrorCode::kNotFound) return nullptr;
     auto fresh = client_.get(node_kind_, "", name);
-    if (!fresh.ok()) return;
+    if (!fresh.ok()) return nullptr;
     node = *fresh;
   }
   BERTH_LOG(kWarning, kComponent) << "taint update failed node=" << name;
+  return nullptr;
+}
+
+ObjectPtr NodeLifecycleController::reconcileConditionTaints(ObjectPtr node) {
+  ObjectPtr written = updateTaints(node, [](const api::Object& now,
+                                            const std::vector<Taint>& taints,
+                                            std::vector<Taint>* add, std::vector<Taint>* remove) {
+    // From the conditions of the node as this attempt reads it.
+    std::vector<Taint> want = nodelifecycle::conditionTaints(now);
+    // The managed NoSchedule taints are exactly the ones the conditions call for.
+    for (const auto& w : want)
+      if (std::none_of(taints.begin(), taints.end(), [&](const Taint& t) { return t.matches(w); }))
+        add->push_back(w);
+    for (const auto& t : taints)
+      if (t.effect == "NoSchedule" && nodelifecycle::isConditionTaintKey(t.key) &&
+          std::none_of(want.begin(), want.end(), [&](const Taint& w) { return t.matches(w); }))
+        remove->push_back(t);
+  });
+  return written ? written : node;
+}
+
+ObjectPtr NodeLifecycleController::swapNoExecuteTaint(ObjectPtr node, const Taint& add,
+                                                      const Taint& remove) {
+  return updateTaints(std::move(node),
+                      [&](const api::Object&, const std::vector<Taint>& taints,
+                          std::vector<Taint>* to_add, std::vector<Taint>* to_remove) {
+                        auto has = [&](const Taint& x) {
+                          return std::any_of(taints.begin(), taints.end(),
+                                             [&](const Taint& t) { return t.matches(x); });
+                        };
+                        if (!has(add)) to_add->push_back(add);
+                        if (has(remove)) to_remove->push_back(remove);
+                      });
 }
 
 // --- taint-based eviction ------------------------------------------------------
@@ -526,7 +556,7 @@ void NodeLifecycleController::handleNodeUpdate(const std::string& name) {
     tainted_nodes_.erase(name);
     return;
   }
-  reconcileTaints(node, /*manage_no_execute=*/false);
+  node = reconcileConditionTaints(node);
   std::vector<Taint> taints = nodelifecycle::noExecuteTaints(nodelifecycle::parseTaints(*node));
   const TimePoint now = clock_.now();
   std::lock_guard lock(mu_);

@@ -3,10 +3,14 @@
 // fake's synchronous watches, and monitorOnce() runs one pass, so a lease
 // lapsing, the Unknown conditions and taints, pods marked NotReady, the
 // evictions (at once or after tolerationSeconds) and recovery are all
-// checked without sleeping.
+// checked without sleeping. Zone tests start fleets of nodes whose kubelets
+// renew their leases on every advance() until killed, to check the zone
+// disruption states and the per-zone pace of the NoExecute taints.
 #include "controllers/nodelifecycle/node_lifecycle_controller.h"
 
 #include <gtest/gtest.h>
+
+#include <set>
 
 #include "api/kinds/access.h"
 #include "api/object.h"
@@ -18,6 +22,7 @@ namespace {
 namespace json = boost::json;
 using api::strAt;
 using client::ObjectPtr;
+using nodelifecycle::ZoneState;
 using std::chrono::seconds;
 using TimePoint = std::chrono::system_clock::time_point;
 
@@ -116,13 +121,57 @@ class NodeLifecycleTest : public ::testing::Test {
   }
   void advance(seconds d) {
     clock_.advance(d);
+    for (const auto& name : alive_) renewLease(name);
     controller_->monitorOnce();
+  }
+  // Nodes "<prefix>-<i>" posted Ready whose kubelets renew their leases on
+  // every advance() until kill()ed; labelled with region r1 and `zone` when
+  // one is given.
+  std::vector<std::string> startNodes(const std::string& prefix, int n,
+                                      const std::string& zone = "") {
+    std::vector<std::string> names;
+    for (int i = 0; i < n; ++i) {
+      std::string name = prefix + "-" + std::to_string(i);
+      if (!zone.empty())
+        fake_.add(nodes_, parse(R"({"apiVersion":"v1","kind":"Node","metadata":{"name":")" + name +
+                                R"(","labels":{"topology.kubernetes.io/region":"r1",
+                        "topology.kubernetes.io/zone":")" +
+                                zone + R"("}},"spec":{}})"));
+      kubeletPosts(name);
+      alive_.insert(name);
+      names.push_back(name);
+    }
+    return names;
+  }
+  void kill(const std::vector<std::string>& names) {
+    for (const auto& n : names) alive_.erase(n);
+  }
+  // The kubelet is back: posts Ready and renews from now on.
+  void revive(const std::string& name) {
+    kubeletPosts(name);
+    alive_.insert(name);
+  }
+  bool hasNoExecuteTaint(const std::string& name) {
+    for (const auto& t : taintsOf(*node(name)))
+      if (t == "node.kubernetes.io/unreachable:NoExecute" ||
+          t == "node.kubernetes.io/not-ready:NoExecute")
+        return true;
+    return false;
+  }
+  size_t noExecuteTainted(const std::vector<std::string>& names) {
+    size_t n = 0;
+    for (const auto& name : names) n += hasNoExecuteTaint(name) ? 1 : 0;
+    return n;
+  }
+  std::optional<ZoneState> zone(const std::string& zone_name) {
+    return controller_->zoneState(
+        zone_name.empty() ? "" : "r1:" + std::string(1, '\0') + ":" + zone_name);
   }
   // "reason: message" of every Event written so far.
   std::vector<std::string> events() {
     recorder_.flush();
     std::vector<std::string> out;
-    auto list = fake_.list(client::kind("", "Event"), "", {});
+    auto list = event_sink_.list(client::kind("", "Event"), "", {});
     if (list.ok())
       for (const auto& e : list->items)
         out.push_back(strAt(*e, {"reason"}) + ": " + strAt(*e, {"message"}));
@@ -142,8 +191,14 @@ class NodeLifecycleTest : public ::testing::Test {
   FakeClock clock_{kT0};
   client::FakeClient fake_{clock_};
   client::InformerFactory informers_{fake_};
-  client::EventRecorder recorder_{fake_, clock_, "node-controller"};
+  // Events go to a client of their own: the recorder writes from its own
+  // thread, and a FakeClient delivers watch events on whichever thread
+  // drains first, so node and pod events could otherwise reach the
+  // informers after the write that caused them returned.
+  client::FakeClient event_sink_{clock_};
+  client::EventRecorder recorder_{event_sink_, clock_, "node-controller"};
   std::vector<std::unique_ptr<client::Watch>> watches_;
+  std::set<std::string> alive_;
   std::unique_ptr<NodeLifecycleController> controller_;
   const api::KindInfo& nodes_ = client::kind("", "Node");
   const api::KindInfo& leases_ = client::kind("coordination.k8s.io", "Lease");
@@ -165,6 +220,9 @@ TEST_F(NodeLifecycleTest, HealthyNodeWithRenewedLeaseIsLeftAlone) {
 }
 
 TEST_F(NodeLifecycleTest, LeaseLapseMarksUnknownTaintsAndPodsNotReady) {
+  // Healthy neighbours keep the zone out of full disruption: a cluster whose
+  // every node goes silent is left untainted (master disruption mode).
+  startNodes("ok", 2);
   kubeletPosts("n1");
   addPod("web", "n1",
          R"([{"key":"node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute",
@@ -229,6 +287,9 @@ TEST_F(NodeLifecycleTest, IntolerantPodsEvictedAtOnce) {
 }
 
 TEST_F(NodeLifecycleTest, TolerationSecondsDelayEviction) {
+  // Healthy neighbours keep the zone out of full disruption: a cluster whose
+  // every node goes silent is left untainted (master disruption mode).
+  startNodes("ok", 2);
   kubeletPosts("n1");
   addPod("tolerant", "n1",
          R"([{"key":"node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute",
@@ -259,6 +320,9 @@ TEST_F(NodeLifecycleTest, TolerationSecondsDelayEviction) {
 }
 
 TEST_F(NodeLifecycleTest, RecoveryRemovesTaintsAndCancelsEvictions) {
+  // Healthy neighbours keep the zone out of full disruption: a cluster whose
+  // every node goes silent is left untainted (master disruption mode).
+  startNodes("ok", 2);
   kubeletPosts("n1");
   addPod("tolerant", "n1",
          R"([{"key":"node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute",
@@ -282,6 +346,9 @@ TEST_F(NodeLifecycleTest, RecoveryRemovesTaintsAndCancelsEvictions) {
 }
 
 TEST_F(NodeLifecycleTest, NotReadyNodeGetsNotReadyTaintsThenUnreachable) {
+  // Healthy neighbours keep the zone out of full disruption: a cluster whose
+  // every node goes silent is left untainted (master disruption mode).
+  startNodes("ok", 2);
   kubeletPosts("n1", "False");
   addPod("web", "n1");
   controller_->monitorOnce();
@@ -330,6 +397,9 @@ TEST_F(NodeLifecycleTest, ConditionAndUnschedulableNoScheduleTaints) {
 }
 
 TEST_F(NodeLifecycleTest, PodArrivingOnTaintedNodeIsJudgedToo) {
+  // Healthy neighbours keep the zone out of full disruption: a cluster whose
+  // every node goes silent is left untainted (master disruption mode).
+  startNodes("ok", 2);
   kubeletPosts("n1");
   controller_->monitorOnce();
   advance(seconds(41));
@@ -352,6 +422,191 @@ TEST_F(NodeLifecycleTest, PodArrivingOnTaintedNodeIsJudgedToo) {
                   .ok());
   controller_->monitorOnce();
   EXPECT_FALSE(controller_->scheduledEviction("default/late"));
+}
+
+// --- zones and rate-limited NoExecute tainting -------------------------------
+
+TEST_F(NodeLifecycleTest, NormalZoneTaintsOneNodePerTenSeconds) {
+  auto nodes = startNodes("n", 10);
+  addPod("a", "n-0");
+  addPod("b", "n-1");
+  controller_->monitorOnce();
+  EXPECT_EQ(zone(""), ZoneState::kNormal);
+  kill({"n-0", "n-1"});
+  advance(seconds(41));
+  // 2 of 10 not Ready: still Normal, so --node-eviction-rate (0.1/s, burst 1).
+  EXPECT_EQ(zone(""), ZoneState::kNormal);
+  EXPECT_EQ(condField(*node("n-0"), "Ready", "status"), "Unknown");
+  EXPECT_EQ(condField(*node("n-1"), "Ready", "status"), "Unknown");
+  EXPECT_EQ(noExecuteTainted(nodes), 1u);
+  EXPECT_EQ(terminating("a") + terminating("b"), 1);
+  // Both carry the NoSchedule taint at once: only NoExecute is paced.
+  for (const char* n : {"n-0", "n-1"}) {
+    auto t = taintsOf(*node(n));
+    EXPECT_NE(std::find(t.begin(), t.end(), "node.kubernetes.io/unreachable:NoSchedule"), t.end());
+  }
+  advance(seconds(9));
+  EXPECT_EQ(noExecuteTainted(nodes), 1u);
+  advance(seconds(1));
+  EXPECT_EQ(noExecuteTainted(nodes), 2u);
+  EXPECT_TRUE(terminating("a"));
+  EXPECT_TRUE(terminating("b"));
+}
+
+TEST_F(NodeLifecycleTest, PartialDisruptionOfLargeZoneUsesSecondaryRate) {
+  // 60 nodes: more than --large-cluster-size-threshold (50).
+  auto nodes = startNodes("n", 60);
+  controller_->monitorOnce();
+  std::vector<std::string> dead(nodes.begin(), nodes.begin() + 34);  // 57%
+  kill(dead);
+  advance(seconds(41));
+  EXPECT_EQ(zone(""), ZoneState::kPartialDisruption);
+  // The bucket still held its token when the rate changed: one goes now.
+  EXPECT_EQ(noExecuteTainted(nodes), 1u);
+  advance(seconds(10));
+  EXPECT_EQ(noExecuteTainted(nodes), 1u);  // not the normal pace
+  advance(seconds(89));
+  EXPECT_EQ(noExecuteTainted(nodes), 1u);
+  advance(seconds(1));  // 100 s: --secondary-node-eviction-rate 0.01/s
+  EXPECT_EQ(noExecuteTainted(nodes), 2u);
+  EXPECT_EQ(noExecuteTainted(std::vector<std::string>(nodes.begin() + 34, nodes.end())), 0u);
+}
+
+TEST_F(NodeLifecycleTest, PartialDisruptionOfSmallZoneStopsTainting) {
+  auto nodes = startNodes("n", 10);
+  addPod("a", "n-0");
+  controller_->monitorOnce();
+  std::vector<std::string> dead(nodes.begin(), nodes.begin() + 6);
+  kill(dead);
+  advance(seconds(41));
+  EXPECT_EQ(zone(""), ZoneState::kPartialDisruption);
+  for (int i = 0; i < 10; ++i) advance(seconds(60));
+  EXPECT_EQ(noExecuteTainted(nodes), 0u);
+  EXPECT_FALSE(terminating("a"));
+  // The condition taints still keep new pods away.
+  EXPECT_EQ(taintsOf(*node("n-0")),
+            (std::vector<std::string>{"node.kubernetes.io/unreachable:NoSchedule"}));
+}
+
+TEST_F(NodeLifecycleTest, EveryNodeDownEntersMasterDisruptionAndUntaints) {
+  auto nodes = startNodes("n", 10);
+  addPod("tolerant", "n-0",
+         R"([{"key":"node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute",
+                              "tolerationSeconds":300}])");
+  controller_->monitorOnce();
+  kill({"n-0"});
+  advance(seconds(41));
+  ASSERT_TRUE(hasNoExecuteTaint("n-0"));
+  ASSERT_TRUE(controller_->scheduledEviction("default/tolerant"));
+
+  // Then every other lease lapses too: a control-plane problem, not ten
+  // dead nodes. The taint already placed goes and nothing more is tainted.
+  kill(nodes);
+  advance(seconds(41));
+  EXPECT_EQ(condField(*node("n-9"), "Ready", "status"), "Unknown");
+  EXPECT_EQ(zone(""), ZoneState::kFullDisruption);
+  EXPECT_EQ(noExecuteTainted(nodes), 0u);
+  EXPECT_FALSE(controller_->scheduledEviction("default/tolerant"));
+  for (int i = 0; i < 10; ++i) advance(seconds(60));
+  EXPECT_EQ(noExecuteTainted(nodes), 0u);
+  EXPECT_FALSE(terminating("tolerant"));
+  EXPECT_EQ(taintsOf(*node("n-5")),
+            (std::vector<std::string>{"node.kubernetes.io/unreachable:NoSchedule"}));
+}
+
+TEST_F(NodeLifecycleTest, WholeClusterDownFromTheStartIsNotTainted) {
+  auto nodes = startNodes("n", 3);
+  controller_->monitorOnce();
+  kill(nodes);
+  advance(seconds(41));
+  EXPECT_EQ(zone(""), ZoneState::kFullDisruption);
+  EXPECT_EQ(noExecuteTainted(nodes), 0u);
+}
+
+TEST_F(NodeLifecycleTest, RecoveryFromMasterDisruptionResumesNormalTainting) {
+  auto nodes = startNodes("n", 10);
+  controller_->monitorOnce();
+  kill(nodes);
+  advance(seconds(41));
+  ASSERT_EQ(zone(""), ZoneState::kFullDisruption);
+  advance(seconds(60));
+  ASSERT_EQ(noExecuteTainted(nodes), 0u);
+
+  // Nine kubelets come back; n-0 stays dead.
+  clock_.advance(seconds(5));
+  for (size_t i = 1; i < nodes.size(); ++i) revive(nodes[i]);
+  controller_->monitorOnce();
+  EXPECT_EQ(zone(""), ZoneState::kNormal);
+  EXPECT_EQ(condField(*node("n-1"), "Ready", "status"), "True");
+  // The limiter is back at 0.1/s but starts empty (it was stopped): the
+  // first taint comes a full interval later.
+  EXPECT_FALSE(hasNoExecuteTaint("n-0"));
+  advance(seconds(9));
+  EXPECT_FALSE(hasNoExecuteTaint("n-0"));
+  advance(seconds(1));
+  EXPECT_TRUE(hasNoExecuteTaint("n-0"));
+  EXPECT_EQ(noExecuteTainted(nodes), 1u);
+}
+
+TEST_F(NodeLifecycleTest, ZonesComeFromTopologyLabels) {
+  auto a = startNodes("a", 3, "a");
+  auto b = startNodes("b", 10, "b");
+  auto plain = startNodes("plain", 1);  // no labels: the "" zone
+  controller_->monitorOnce();
+  EXPECT_EQ(zone("a"), ZoneState::kNormal);
+  EXPECT_EQ(zone("b"), ZoneState::kNormal);
+  EXPECT_EQ(zone(""), ZoneState::kNormal);
+  EXPECT_EQ(controller_->zoneState(nodelifecycle::zoneKey(*node("a-0"))), ZoneState::kNormal);
+
+  kill(a);
+  kill({"b-0"});
+  advance(seconds(41));
+  EXPECT_EQ(zone("a"), ZoneState::kFullDisruption);
+  EXPECT_EQ(zone("b"), ZoneState::kNormal);
+  // Each zone has its own limiter: b's dead node is tainted at once whatever
+  // happens in a. A zone that is down while others are not is really down
+  // (upstream's HealthyQPSFunc for FullDisruption): its nodes are tainted at
+  // the normal pace, not all at once.
+  EXPECT_TRUE(hasNoExecuteTaint("b-0"));
+  EXPECT_EQ(noExecuteTainted(b), 1u);
+  EXPECT_EQ(noExecuteTainted(a), 1u);
+  advance(seconds(10));
+  EXPECT_EQ(noExecuteTainted(a), 2u);
+  advance(seconds(10));
+  EXPECT_EQ(noExecuteTainted(a), 3u);
+  EXPECT_EQ(noExecuteTainted(plain), 0u);
+}
+
+TEST_F(NodeLifecycleTest, ExcludedNodesDoNotCountTowardsTheirZone) {
+  auto nodes = startNodes("n", 3);
+  api::Object n0 = *node("n-0");
+  n0["metadata"].as_object()["labels"] =
+      json::object{{"node.kubernetes.io/exclude-disruption", ""}};
+  fake_.add(nodes_, std::move(n0));
+  controller_->monitorOnce();
+  // n-1 and n-2 die; n-0 lives but is not counted: the zone is fully down,
+  // as is the whole cluster, so nothing is tainted.
+  kill({"n-1", "n-2"});
+  advance(seconds(41));
+  EXPECT_EQ(zone(""), ZoneState::kFullDisruption);
+  EXPECT_EQ(noExecuteTainted(nodes), 0u);
+}
+
+TEST_F(NodeLifecycleTest, DisruptionOptionsAreHonoured) {
+  NodeLifecycleOptions o;
+  o.node_eviction_rate = 1;          // one node a second
+  o.unhealthy_zone_threshold = 0.9;  // 6 of 10 is not a partial disruption
+  controller_ = std::make_unique<NodeLifecycleController>(fake_, informers_, recorder_, clock_, o);
+  auto nodes = startNodes("n", 10);
+  controller_->monitorOnce();
+  kill(std::vector<std::string>(nodes.begin(), nodes.begin() + 6));
+  advance(seconds(41));
+  EXPECT_EQ(zone(""), ZoneState::kNormal);
+  EXPECT_EQ(noExecuteTainted(nodes), 1u);
+  advance(seconds(1));
+  EXPECT_EQ(noExecuteTainted(nodes), 2u);
+  advance(seconds(4));
+  EXPECT_EQ(noExecuteTainted(nodes), 3u);  // a token per second, burst 1: no catching up
 }
 
 TEST_F(NodeLifecycleTest, StartAndStopRunLoop) {
