@@ -25,18 +25,49 @@ int64_t podRequestFor(const PodInfo& pod, const std::string& name, bool use_requ
   return r.requests.scalar(name);
 }
 
+// A configured scoring resource, its kind resolved once: the scorers run
+// for every feasible node of every pod and compared names each time.
+struct ScoredResource {
+  enum class Slot { kCpu, kMemory, kEphemeralStorage, kScalar, kOther } slot;
+  const std::string* name;  // into the plugin's args
+};
+
+std::vector<ScoredResource> resolveResources(const std::vector<ResourceWeight>& specs) {
+  std::vector<ScoredResource> out;
+  for (const auto& r : specs) {
+    using Slot = ScoredResource::Slot;
+    Slot slot = r.name == "cpu"                 ? Slot::kCpu
+                : r.name == "memory"            ? Slot::kMemory
+                : r.name == "ephemeral-storage" ? Slot::kEphemeralStorage
+                : isScalarResourceName(r.name)  ? Slot::kScalar
+                                                : Slot::kOther;
+    out.push_back({slot, &r.name});
+  }
+  return out;
+}
+
 // resourceAllocationScorer.calculateResourceAllocatableRequest: (allocatable,
 // requested incl. the pod); (0, 0) skips the resource.
-std::pair<int64_t, int64_t> allocatableAndRequested(const NodeInfo& node, const std::string& name,
+std::pair<int64_t, int64_t> allocatableAndRequested(const NodeInfo& node, const ScoredResource& r,
                                                     int64_t pod_request, bool use_requested) {
+  using Slot = ScoredResource::Slot;
   const Resource& requested = use_requested ? node.requested() : node.nonZeroRequested();
-  if (pod_request == 0 && isScalarResourceName(name)) return {0, 0};
-  if (name == "cpu") return {node.allocatable().milli_cpu, requested.milli_cpu + pod_request};
-  if (name == "memory") return {node.allocatable().memory, requested.memory + pod_request};
-  if (name == "ephemeral-storage")
-    return {node.allocatable().ephemeral_storage, node.requested().ephemeral_storage + pod_request};
+  switch (r.slot) {
+    case Slot::kCpu:
+      return {node.allocatable().milli_cpu, requested.milli_cpu + pod_request};
+    case Slot::kMemory:
+      return {node.allocatable().memory, requested.memory + pod_request};
+    case Slot::kEphemeralStorage:
+      return {node.allocatable().ephemeral_storage,
+              node.requested().ephemeral_storage + pod_request};
+    case Slot::kScalar:
+      if (pod_request == 0) return {0, 0};
+      break;
+    case Slot::kOther:
+      break;
+  }
   for (const auto& [n, v] : node.allocatable().scalars)
-    if (n == name) return {v, node.requested().scalar(name) + pod_request};
+    if (n == *r.name) return {v, node.requested().scalar(*r.name) + pod_request};
   return {0, 0};
 }
 
@@ -72,7 +103,8 @@ class NodeResourcesFit final : public PreFilterPlugin,
                                public PreScorePlugin,
                                public ScorePlugin {
  public:
-  explicit NodeResourcesFit(const NodeResourcesFitArgs& args) : args_(args) {}
+  explicit NodeResourcesFit(const NodeResourcesFitArgs& args)
+      : args_(args), scored_(resolveResources(args_.resources)) {}
   std::string_view name() const override { return kNodeResourcesFit; }
 
   std::vector<ClusterEvent> eventsToRegister() const override {
@@ -125,7 +157,7 @@ class NodeResourcesFit final : public PreFilterPlugin,
     int64_t node_score = 0, weight_sum = 0;
     for (size_t i = 0; i < args_.resources.size(); ++i) {
       auto [alloc, requested] =
-          allocatableAndRequested(node, args_.resources[i].name, (*pod_requests)[i], false);
+          allocatableAndRequested(node, scored_[i], (*pod_requests)[i], false);
       if (alloc == 0) continue;
       int64_t w = args_.resources[i].weight;
       int64_t v = args_.strategy == ScoringStrategy::kMostAllocated
@@ -140,11 +172,13 @@ class NodeResourcesFit final : public PreFilterPlugin,
 
  private:
   NodeResourcesFitArgs args_;
+  std::vector<ScoredResource> scored_;
 };
 
 class BalancedAllocation final : public PreScorePlugin, public ScorePlugin {
  public:
-  explicit BalancedAllocation(const BalancedAllocationArgs& args) : args_(args) {}
+  explicit BalancedAllocation(const BalancedAllocationArgs& args)
+      : args_(args), scored_(resolveResources(args_.resources)) {}
   std::string_view name() const override { return kNodeResourcesBalancedAllocation; }
 
   PluginStatus preScore(CycleState& state, const PodInfo& pod,
@@ -176,8 +210,7 @@ class BalancedAllocation final : public PreScorePlugin, public ScorePlugin {
     size_t count = 0;
     double total = 0;
     for (size_t i = 0; i < args_.resources.size(); ++i) {
-      auto [alloc, requested] =
-          allocatableAndRequested(node, args_.resources[i].name, (*pod_requests)[i], true);
+      auto [alloc, requested] = allocatableAndRequested(node, scored_[i], (*pod_requests)[i], true);
       if (alloc == 0) continue;
       double f = std::min(1.0, static_cast<double>(requested) / static_cast<double>(alloc));
       total += f;
@@ -205,6 +238,7 @@ class BalancedAllocation final : public PreScorePlugin, public ScorePlugin {
 
  private:
   BalancedAllocationArgs args_;
+  std::vector<ScoredResource> scored_;
 };
 
 }  // namespace

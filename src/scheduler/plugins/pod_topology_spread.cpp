@@ -66,7 +66,7 @@ struct FilterState : StateData {
 
 struct ScoreState : StateData {
   std::vector<SpreadConstraint> constraints;
-  std::set<std::string> ignored_nodes;
+  std::set<std::string, std::less<>> ignored_nodes;
   std::vector<std::unordered_map<std::string, int64_t>> value_counts;  // per constraint
   std::vector<double> weights;
   std::shared_ptr<StateData> clone() const override { return std::make_shared<ScoreState>(*this); }
