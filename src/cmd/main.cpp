@@ -19,16 +19,19 @@
 namespace {
 
 int usage() {
-  std::fprintf(stderr,
-               "usage:\n"
-               "  berth server [--data-dir DIR] [--listen ADDR:PORT] [--advertise-address IP]\n"
-               "               [--service-cidr CIDR] [--no-control-plane]\n"
-               "               [--node-monitor-period 5s] [--node-monitor-grace-period 40s]\n"
-               "               [--scheduler-strategy least|most] [-v]\n"
-               "  berth agent --hollow N --server URL --token T [flags]   (berth agent --help)\n"
-               "  berth bench api [flags]         (berth bench api --help)\n"
-               "  berth bench scheduler [flags]   (berth bench scheduler --help)\n"
-               "  berth bench cluster [flags]     (berth bench cluster --help)\n");
+  std::fprintf(
+      stderr,
+      "usage:\n"
+      "  berth server [--data-dir DIR] [--listen ADDR:PORT] [--advertise-address IP]\n"
+      "               [--service-cidr CIDR] [--no-control-plane]\n"
+      "               [--node-monitor-period 5s] [--node-monitor-grace-period 40s]\n"
+      "               [--node-eviction-rate 0.1] [--secondary-node-eviction-rate 0.01]\n"
+      "               [--large-cluster-size-threshold 50] [--unhealthy-zone-threshold 0.55]\n"
+      "               [--scheduler-strategy least|most] [-v]\n"
+      "  berth agent --hollow N --server URL --token T [flags]   (berth agent --help)\n"
+      "  berth bench api [flags]         (berth bench api --help)\n"
+      "  berth bench scheduler [flags]   (berth bench scheduler --help)\n"
+      "  berth bench cluster [flags]     (berth bench cluster --help)\n");
   return 2;
 }
 

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 
 #include "api/kind.h"
@@ -66,6 +68,16 @@ Status parseServerFlags(const std::vector<std::string>& args, ServerConfig* conf
         return makeError(ErrorCode::kBadRequest, "invalid value for " + flag + ": at least 1s");
       return std::chrono::duration_cast<std::chrono::seconds>(*d);
     };
+    // A finite number >= 0 (and <= max when given), as upstream's flag
+    // validation.
+    auto number = [&](double max) -> Result<double> {
+      BERTH_ASSIGN_OR_RETURN(std::string v, value());
+      char* end = nullptr;
+      double d = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end != '\0' || !std::isfinite(d) || d < 0 || d > max)
+        return makeError(ErrorCode::kBadRequest, "invalid value for " + flag + ": " + v);
+      return d;
+    };
     ControlPlaneOptions& cp = config->control_plane_options;
     if (flag == "--data-dir") {
       BERTH_ASSIGN_OR_RETURN(config->data_dir, value());
@@ -81,6 +93,17 @@ Status parseServerFlags(const std::vector<std::string>& args, ServerConfig* conf
       BERTH_ASSIGN_OR_RETURN(cp.node_monitor_period, seconds());
     } else if (flag == "--node-monitor-grace-period") {
       BERTH_ASSIGN_OR_RETURN(cp.node_monitor_grace_period, seconds());
+    } else if (flag == "--node-eviction-rate") {
+      BERTH_ASSIGN_OR_RETURN(cp.node_eviction_rate, number(1e9));
+    } else if (flag == "--secondary-node-eviction-rate") {
+      BERTH_ASSIGN_OR_RETURN(cp.secondary_node_eviction_rate, number(1e9));
+    } else if (flag == "--unhealthy-zone-threshold") {
+      BERTH_ASSIGN_OR_RETURN(cp.unhealthy_zone_threshold, number(1));
+    } else if (flag == "--large-cluster-size-threshold") {
+      BERTH_ASSIGN_OR_RETURN(double n, number(1e9));
+      if (n != static_cast<int>(n))
+        return makeError(ErrorCode::kBadRequest, "invalid value for " + flag + ": not an integer");
+      cp.large_cluster_size_threshold = static_cast<int>(n);
     } else if (flag == "--scheduler-strategy") {
       BERTH_ASSIGN_OR_RETURN(std::string v, value());
       auto st = scheduler::parseScoringStrategy(v);

@@ -33,6 +33,8 @@ struct ServerConfig {
 // Applies `berth server` flags to `config`: --data-dir, --listen,
 // --advertise-address, --service-cidr, --no-control-plane,
 // --node-monitor-period, --node-monitor-grace-period (Go durations: 5s, 1m),
+// --node-eviction-rate, --secondary-node-eviction-rate,
+// --large-cluster-size-threshold, --unhealthy-zone-threshold,
 // --scheduler-strategy least|most. BadRequest names the offending flag.
 Status parseServerFlags(const std::vector<std::string>& args, ServerConfig* config);
 

@@ -99,6 +99,10 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(apiserver::Registry& r
   NodeLifecycleOptions nl;
   nl.node_monitor_period = options.node_monitor_period;
   nl.node_monitor_grace_period = options.node_monitor_grace_period;
+  nl.node_eviction_rate = options.node_eviction_rate;
+  nl.secondary_node_eviction_rate = options.secondary_node_eviction_rate;
+  nl.large_cluster_size_threshold = options.large_cluster_size_threshold;
+  nl.unhealthy_zone_threshold = options.unhealthy_zone_threshold;
   p.controllers.push_back(
       runnable(std::make_unique<NodeLifecycleController>(c, f, p.recorder("node-controller"), clock, nl)));
   p.controllers.push_back(

@@ -20,6 +20,14 @@ struct ControlPlaneOptions {
   // kube-controller-manager's --node-monitor-period / --node-monitor-grace-period.
   std::chrono::seconds node_monitor_period{5};
   std::chrono::seconds node_monitor_grace_period{40};
+  // --node-eviction-rate, --secondary-node-eviction-rate (nodes per second
+  // the node lifecycle controller taints NoExecute in a Normal / partially
+  // disrupted zone), --large-cluster-size-threshold,
+  // --unhealthy-zone-threshold; upstream's defaults.
+  double node_eviction_rate = 0.1;
+  double secondary_node_eviction_rate = 0.01;
+  int large_cluster_size_threshold = 50;
+  double unhealthy_zone_threshold = 0.55;
   // The default profile's NodeResourcesFit scoring strategy
   // (--scheduler-strategy least|most).
   scheduler::ScoringStrategy scoring_strategy = scheduler::ScoringStrategy::kLeastAllocated;
