@@ -214,7 +214,12 @@ void NodeLifecycleController::onPod(const ObjectPtr& old_pod, const ObjectPtr& p
       pod_node_[key] = node;
       pods_by_node_[node].insert(key);
     }
-    // The taint manager looks again only when tolerations or the node change.
+    // The taint manager looks again only when tolerations or the node change,
+    // and only at pods on a NoExecute-tainted node (handlePodUpdate ignores
+    // the others; a node tainted later goes over its pods_by_node_). Every
+    // binding changes the node: waking the controller for each cost a
+    // context switch per scheduled pod.
+    if (node.empty() || !tainted_nodes_.count(node)) return;
     if (old_pod && strAt(*old_pod, {"spec", "nodeName"}) == node && sameTolerations(old_pod, pod))
       return;
     dirty_pods_.insert(key);
