@@ -4,10 +4,11 @@
 
 #include <cstdio>
 
+#include "api/json_scan.h"
 #include "api/object.h"
 #include "apiserver/registry/codec.h"
-#include "apiserver/registry/selection.h"
 #include "apiserver/registry/pod_admission.h"
+#include "apiserver/registry/selection.h"
 #include "apiserver/registry/service_admission.h"
 #include "apiserver/status.h"
 #include "common/log.h"
@@ -126,7 +127,6 @@ storage::KeyValue Registry::decorate(const api::KindRegistry& kinds, storage::Ke
   json::value v = json::parse(*kv.value, ec);
   if (ec || !v.is_object()) return kv;
   Object& obj = v.get_object();
-  setRv(obj, kv.mod_revision);
   auto attrs = std::make_shared<ObjectAttrs>();
   attrs->name = api::name(obj);
   attrs->namespace_ = api::namespaceOf(obj);
@@ -144,7 +144,15 @@ storage::KeyValue Registry::decorate(const api::KindRegistry& kinds, storage::Ke
       for (auto& [f, val] : kind->selectable_fields(obj)) attrs->fields[f] = val;
     }
   }
-  kv.value = storage::makeBytes(json::serialize(obj));
+  // The served bytes carry the resourceVersion: spliced into the stored
+  // text where it can be (no second serialization on the store's writer
+  // thread, which decorates every write), else set and re-serialized.
+  if (auto with_rv = api::withResourceVersion(*kv.value, kv.mod_revision)) {
+    kv.value = storage::makeBytes(std::move(*with_rv));
+  } else {
+    setRv(obj, kv.mod_revision);
+    kv.value = storage::makeBytes(json::serialize(obj));
+  }
   kv.decoded = std::move(attrs);
   return kv;
 }

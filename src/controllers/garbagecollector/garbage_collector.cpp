@@ -1,5 +1,6 @@
 #include "controllers/garbagecollector/garbage_collector.h"
 
+#include "api/json_scan.h"
 #include "api/object.h"
 #include "common/log.h"
 
@@ -81,8 +82,17 @@ void GarbageCollector::onEvent(const storage::Event& ev) {
     }
   }
   if (ev.type == storage::EventType::kDeleted) return;
+  // Only metadata matters here (uid, ownerReferences, deletionTimestamp,
+  // finalizers): this runs on the store's writer thread for every write,
+  // so parse that member alone when it can be found without parsing.
   json::error_code ec;
-  auto v = json::parse(*ev.kv.value, ec);
+  json::value v;
+  if (auto md = api::findTopLevelMember(*ev.kv.value, "metadata")) {
+    json::value parsed = json::parse(*md, ec);
+    if (!ec) v = json::object{{"metadata", std::move(parsed)}};
+  } else {
+    v = json::parse(*ev.kv.value, ec);
+  }
   if (ec || !v.is_object()) return;
   const Object& obj = v.get_object();
   Node n;
