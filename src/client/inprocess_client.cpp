@@ -94,6 +94,13 @@ EventType eventType(storage::EventType t) {
 // only be reused after its bytes are freed, which a dead weak pointer shows.
 class InProcessClient::DecodeCache {
  public:
+  // Keys are the identity of shared stored bytes, so one cache serves every
+  // client in the process. Never destroyed: clients may outlive statics.
+  static DecodeCache& shared() {
+    static DecodeCache* cache = new DecodeCache();
+    return *cache;
+  }
+
   ObjectPtr find(const storage::Bytes& bytes) {
     Shard& s = shard(bytes.get());
     std::lock_guard lock(s.mu);
@@ -355,7 +362,7 @@ InProcessClient::InProcessClient(apiserver::Registry& registry)
 InProcessClient::InProcessClient(apiserver::Registry& registry, Options options)
     : registry_(registry),
       options_(std::move(options)),
-      decoded_(std::make_unique<DecodeCache>()),
+      decoded_(&DecodeCache::shared()),
       dispatcher_(std::make_unique<Dispatcher>(options_.watch_threads)) {}
 
 InProcessClient::~InProcessClient() {

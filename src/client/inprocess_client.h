@@ -84,7 +84,9 @@ class InProcessClient : public Client {
 
   apiserver::Registry& registry_;
   const Options options_;
-  std::unique_ptr<DecodeCache> decoded_;
+  // Process-wide: every in-process client (the control plane's, a bench's,
+  // a test's) decodes a stored version once between them.
+  DecodeCache* decoded_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::mutex watches_mu_;
   std::vector<std::weak_ptr<WatchState>> watches_;
