@@ -96,6 +96,7 @@ struct CpuSample {
   double watch = 0;
   double informer = 0;
   double events = 0;
+  double controllers = 0;
   static CpuSample take() {
     CpuSample s;
     rusage ru{};
@@ -109,6 +110,7 @@ struct CpuSample {
     s.watch = threadCpuSeconds("watch-dispatch");
     s.informer = threadCpuSeconds("informer");
     s.events = threadCpuSeconds("events");
+    s.controllers = threadCpuSeconds("ctrl-worker");
     return s;
   }
 };
@@ -122,10 +124,10 @@ std::string cpuPerPod(const CpuSample& a, const CpuSample& b, int pods, double* 
   std::snprintf(buf, sizeof(buf),
                 "cpu per pod: scheduling thread %.0f us, its filter/score helpers %.0f us, "
                 "binders %.0f us, store writer %.0f us, watch delivery %.0f us, informers %.0f us, "
-                "event recorders %.0f us, whole process %.0f us",
+                "event recorders %.0f us, controller workers %.0f us, whole process %.0f us",
                 *cycle_us, us(a.par, b.par), us(a.bind, b.bind), us(a.store, b.store),
                 us(a.watch, b.watch), us(a.informer, b.informer), us(a.events, b.events),
-                us(a.process, b.process));
+                us(a.controllers, b.controllers), us(a.process, b.process));
   return buf;
 }
 
