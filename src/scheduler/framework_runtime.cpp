@@ -168,13 +168,47 @@ PluginStatus Framework::runFilterPlugins(const CycleState& state, const PodInfo&
       continue;
     PluginStatus s = pl->filter(state, pod, node);
     if (s.isSuccess()) continue;
-    if (!s.isRejected())
-      s = PluginStatus::error("running \"" + std::string(pl->name()) +
-                              "\" filter plugin: " + s.message());
-    s.withPlugin(std::string(pl->name()));
-    return s;
+    return filterFailure(*pl, std::move(s));
   }
   return {};
+}
+
+PluginStatus Framework::filterFailure(const FilterPlugin& pl, PluginStatus s) {
+  if (!s.isRejected())
+    s = PluginStatus::error("running \"" + std::string(pl.name()) +
+                            "\" filter plugin: " + s.message());
+  s.withPlugin(std::string(pl.name()));
+  return s;
+}
+
+FastFilter Framework::runFilterPluginsFast(const CycleState& state, const PodInfo& pod,
+                                           const NodeInfo& node, PluginStatus* status) const {
+  for (size_t i = 0; i < filter_.size(); ++i) {
+    FilterPlugin* pl = filter_[i];
+    if (i < 64 ? (state.skip_filter_mask >> i) & 1
+               : state.skip_filter_plugins.count(pl->name()) > 0)
+      continue;
+    switch (pl->filterFast(state, pod, node)) {
+      case FastFilter::kPass:
+        continue;
+      case FastFilter::kReject:
+        return FastFilter::kReject;
+      case FastFilter::kUnknown: {
+        PluginStatus s = pl->filter(state, pod, node);
+        if (s.isSuccess()) continue;
+        *status = filterFailure(*pl, std::move(s));
+        return FastFilter::kUnknown;
+      }
+    }
+  }
+  return FastFilter::kPass;
+}
+
+bool Framework::hasNominatedPodsFor(const PodInfo& pod, const NodeInfo& node) const {
+  if (!handle_.nominator || handle_.nominator->empty() || !node.node()) return false;
+  for (const auto& p : handle_.nominator->podsForNode(node.name()))
+    if (p->uid != pod.uid && p->priority >= pod.priority) return true;
+  return false;
 }
 
 PluginStatus Framework::runFilterPluginsWithNominatedPods(const CycleState& state,

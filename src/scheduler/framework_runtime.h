@@ -55,6 +55,15 @@ class Framework {
   // RunFilterPlugins: the status of the first plugin that does not pass.
   PluginStatus runFilterPlugins(const CycleState& state, const PodInfo& pod,
                                 const NodeInfo& node) const;
+  // runFilterPlugins without building rejections where plugins can tell
+  // fast: kPass, kReject (a plugin's fast path rejected; no status), or
+  // kUnknown with runFilterPlugins' status in *status (a plugin's full
+  // filter failed or errored).
+  FastFilter runFilterPluginsFast(const CycleState& state, const PodInfo& pod, const NodeInfo& node,
+                                  PluginStatus* status) const;
+  // True when filtering `node` must consider nominated pods (the fast path
+  // does not).
+  bool hasNominatedPodsFor(const PodInfo& pod, const NodeInfo& node) const;
   // RunFilterPluginsWithNominatedPods: runs the filters with the pods
   // nominated to this node with priority >= the pod's added (on clones), and,
   // if that passes and some were added, again without them.
@@ -92,6 +101,9 @@ class Framework {
   PluginStatus runBindPlugins(CycleState& state, const PodInfo& pod, const std::string& node);
 
  private:
+  // A failed filter's status as the framework reports it: errors wrapped
+  // with the plugin's name, the plugin recorded.
+  static PluginStatus filterFailure(const FilterPlugin& pl, PluginStatus s);
   Framework(const ProfileConfig& config, Handle& handle) : config_(config), handle_(handle) {}
 
   struct WaitingPod;

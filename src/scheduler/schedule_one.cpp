@@ -79,14 +79,41 @@ std::vector<NodeInfo*> Scheduler::findNodesThatPassFilters(CycleState& state, co
   // every pod, when a cycle stops after numFeasibleNodesToFind.
   std::mutex status_mu;
   std::vector<std::pair<int, PluginStatus>> rejected;
+  // Nodes a plugin's fast path rejected: their statuses are built only if
+  // no node passes (for the diagnosis and PostFilter); otherwise only their
+  // number matters.
+  std::vector<int> rejected_fast;
   std::mutex err_mu;
+  auto feasible_found = [&](NodeInfo* node) {
+    int len = feasible_len.fetch_add(1) + 1;
+    if (len > num_to_find) {
+      stop = true;
+      feasible_len.fetch_sub(1);
+    } else {
+      feasible[len - 1] = node;
+    }
+  };
   // Nodes are checked from where the previous cycle stopped, so every node
   // gets its turn across pods.
   auto check = [&](int i) {
     NodeInfo* node = nodes[(next_start_node_index_ + i) % num_all];
     if (i + kNodePrefetchDistance < num_all)
       prefetchNodeInfo(nodes[(next_start_node_index_ + i + kNodePrefetchDistance) % num_all]);
-    PluginStatus s = framework_->runFilterPluginsWithNominatedPods(state, pod, *node);
+    PluginStatus s;
+    if (!framework_->hasNominatedPodsFor(pod, *node)) {
+      FastFilter verdict = framework_->runFilterPluginsFast(state, pod, *node, &s);
+      if (verdict == FastFilter::kPass) {
+        feasible_found(node);
+        return;
+      }
+      if (verdict == FastFilter::kReject) {
+        std::lock_guard lock(status_mu);
+        rejected_fast.push_back(i);
+        return;
+      }
+    } else {
+      s = framework_->runFilterPluginsWithNominatedPods(state, pod, *node);
+    }
     if (s.code() == Code::kError) {
       std::lock_guard lock(err_mu);
       if (error->isSuccess()) *error = s;
@@ -94,13 +121,7 @@ std::vector<NodeInfo*> Scheduler::findNodesThatPassFilters(CycleState& state, co
       return;
     }
     if (s.isSuccess()) {
-      int len = feasible_len.fetch_add(1) + 1;
-      if (len > num_to_find) {
-        stop = true;
-        feasible_len.fetch_sub(1);
-      } else {
-        feasible[len - 1] = node;
-      }
+      feasible_found(node);
     } else {
       std::lock_guard lock(status_mu);
       rejected.emplace_back(i, std::move(s));
@@ -108,14 +129,26 @@ std::vector<NodeInfo*> Scheduler::findNodesThatPassFilters(CycleState& state, co
   };
   parallelizer_.until(num_all, check, &stop);
   feasible.resize(feasible_len.load());
-  int processed = static_cast<int>(feasible.size() + rejected.size());
-  *rejected_count += static_cast<int>(rejected.size());
-  if (feasible.empty())
+  int processed = static_cast<int>(feasible.size() + rejected.size() + rejected_fast.size());
+  *rejected_count += static_cast<int>(rejected.size() + rejected_fast.size());
+  if (feasible.empty()) {
+    // The filters are pure over this cycle's state: the full pass gives the
+    // statuses the fast one skipped.
+    for (int i : rejected_fast) {
+      NodeInfo* node = nodes[(next_start_node_index_ + i) % num_all];
+      PluginStatus s = framework_->runFilterPlugins(state, pod, *node);
+      if (s.code() == Code::kError) {
+        if (error->isSuccess()) *error = s;
+        return {};
+      }
+      rejected.emplace_back(i, std::move(s));
+    }
     for (auto& [i, st] : rejected) {
       NodeInfo* node = nodes[(next_start_node_index_ + i) % num_all];
       if (!st.plugin().empty()) diag->unschedulable_plugins.insert(st.plugin());
       diag->node_statuses[node->name()] = std::move(st);
     }
+  }
   next_start_node_index_ = (next_start_node_index_ + processed) % num_all;
   return feasible;
 }

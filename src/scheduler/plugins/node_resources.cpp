@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string_view>
 
 #include "scheduler/plugins/plugins.h"
 
@@ -23,6 +24,47 @@ int64_t podRequestFor(const PodInfo& pod, const std::string& name, bool use_requ
   if (name == "memory") return use_requested ? r.requests.memory : r.non0_memory;
   if (name == "ephemeral-storage") return r.requests.ephemeral_storage;
   return r.requests.scalar(name);
+}
+
+// noderesources.fitsRequest's checks: calls short_of(resource, requested,
+// used, capacity) for each resource the pod would overcommit on the node
+// (pods first, then cpu, memory, ephemeral-storage and scalars by name)
+// until it returns false. Shared by fitsRequest (every shortfall, with
+// reasons) and the filter's fast path (the first one, nothing allocated).
+template <class ShortOf>
+void forEachShortfall(const Resource& req, const NodeInfo& node,
+                      const std::vector<std::string>& ignored_resources,
+                      const std::vector<std::string>& ignored_groups, ShortOf short_of) {
+  const Resource& alloc = node.allocatable();
+  const Resource& used = node.requested();
+  int64_t pods = static_cast<int64_t>(node.pods().size());
+  if (pods + 1 > alloc.allowed_pod_number && !short_of("pods", 1, pods, alloc.allowed_pod_number))
+    return;
+  if (req.isEmptyRequest()) return;
+  if (req.milli_cpu > 0 && req.milli_cpu > alloc.milli_cpu - used.milli_cpu &&
+      !short_of("cpu", req.milli_cpu, used.milli_cpu, alloc.milli_cpu))
+    return;
+  if (req.memory > 0 && req.memory > alloc.memory - used.memory &&
+      !short_of("memory", req.memory, used.memory, alloc.memory))
+    return;
+  if (req.ephemeral_storage > 0 &&
+      req.ephemeral_storage > alloc.ephemeral_storage - used.ephemeral_storage &&
+      !short_of("ephemeral-storage", req.ephemeral_storage, used.ephemeral_storage,
+                alloc.ephemeral_storage))
+    return;
+  for (const auto& [name, q] : req.scalars) {
+    if (q == 0) continue;
+    // Ignored resources / groups only apply to extended resources.
+    bool extended =
+        name.find('/') != std::string::npos && name.find("kubernetes.io/") == std::string::npos;
+    if (extended) {
+      if (contains(ignored_resources, name)) continue;
+      if (contains(ignored_groups, name.substr(0, name.find('/')))) continue;
+    }
+    if (q > alloc.scalar(name) - used.scalar(name) &&
+        !short_of(name, q, used.scalar(name), alloc.scalar(name)))
+      return;
+  }
 }
 
 // A configured scoring resource, its kind resolved once: the scorers run
@@ -119,6 +161,16 @@ class NodeResourcesFit final : public PreFilterPlugin,
     s->request = pod.resources.requests;
     state.write(kFitPreFilterKey, s);
     return {};
+  }
+
+  FastFilter filterFast(const CycleState& state, const PodInfo&,
+                        const NodeInfo& node) const override {
+    auto* s = state.readAs<FitState>(kFitPreFilterKey);
+    if (!s) return FastFilter::kUnknown;  // filter() reports the error
+    bool fits = true;
+    forEachShortfall(s->request, node, args_.ignored_resources, args_.ignored_resource_groups,
+                     [&](std::string_view, int64_t, int64_t, int64_t) { return fits = false; });
+    return fits ? FastFilter::kPass : FastFilter::kReject;
   }
 
   PluginStatus filter(const CycleState& state, const PodInfo&,
@@ -247,32 +299,14 @@ std::vector<InsufficientResource> fitsRequest(const Resource& req, const NodeInf
                                               const std::vector<std::string>& ignored_resources,
                                               const std::vector<std::string>& ignored_groups) {
   std::vector<InsufficientResource> out;
-  const Resource& alloc = node.allocatable();
-  const Resource& used = node.requested();
-  int64_t pods = static_cast<int64_t>(node.pods().size());
-  if (pods + 1 > alloc.allowed_pod_number)
-    out.push_back({"pods", kReasonTooManyPods, 1, pods, alloc.allowed_pod_number});
-  if (req.isEmptyRequest()) return out;
-  if (req.milli_cpu > 0 && req.milli_cpu > alloc.milli_cpu - used.milli_cpu)
-    out.push_back({"cpu", "Insufficient cpu", req.milli_cpu, used.milli_cpu, alloc.milli_cpu});
-  if (req.memory > 0 && req.memory > alloc.memory - used.memory)
-    out.push_back({"memory", "Insufficient memory", req.memory, used.memory, alloc.memory});
-  if (req.ephemeral_storage > 0 &&
-      req.ephemeral_storage > alloc.ephemeral_storage - used.ephemeral_storage)
-    out.push_back({"ephemeral-storage", "Insufficient ephemeral-storage", req.ephemeral_storage,
-                   used.ephemeral_storage, alloc.ephemeral_storage});
-  for (const auto& [name, q] : req.scalars) {
-    if (q == 0) continue;
-    // Ignored resources / groups only apply to extended resources.
-    bool extended =
-        name.find('/') != std::string::npos && name.find("kubernetes.io/") == std::string::npos;
-    if (extended) {
-      if (contains(ignored_resources, name)) continue;
-      if (contains(ignored_groups, name.substr(0, name.find('/')))) continue;
-    }
-    if (q > alloc.scalar(name) - used.scalar(name))
-      out.push_back({name, "Insufficient " + name, q, used.scalar(name), alloc.scalar(name)});
-  }
+  forEachShortfall(
+      req, node, ignored_resources, ignored_groups,
+      [&](std::string_view resource, int64_t requested, int64_t used, int64_t capacity) {
+        std::string reason = resource == "pods" ? std::string(kReasonTooManyPods)
+                                                : "Insufficient " + std::string(resource);
+        out.push_back({std::string(resource), std::move(reason), requested, used, capacity});
+        return true;
+      });
   return out;
 }
 

@@ -9,15 +9,23 @@ namespace {
 using testing::NodeBuilder;
 using testing::PodBuilder;
 
-// Runs PreFilter then Filter of a plugin on one node.
-PluginStatus runFilter(Plugin& plugin, const PodInfo& pod, const NodeInfo& node) {
+// Runs PreFilter then Filter of a plugin on one node; the fast path's
+// verdict (which must agree with Filter) in *fast_out.
+PluginStatus runFilter(Plugin& plugin, const PodInfo& pod, const NodeInfo& node,
+                       FastFilter* fast_out = nullptr) {
   CycleState state;
   if (auto* pf = dynamic_cast<PreFilterPlugin*>(&plugin)) {
     PluginStatus s = pf->preFilter(state, pod, nullptr);
     if (s.isSkip()) return {};
     if (!s.isSuccess()) return s;
   }
-  return dynamic_cast<FilterPlugin&>(plugin).filter(state, pod, node);
+  auto& filter = dynamic_cast<FilterPlugin&>(plugin);
+  PluginStatus s = filter.filter(state, pod, node);
+  FastFilter fast = filter.filterFast(state, pod, node);
+  if (fast != FastFilter::kUnknown)
+    EXPECT_EQ(fast == FastFilter::kPass, s.isSuccess()) << "fast path disagrees: " << s.message();
+  if (fast_out) *fast_out = fast;
+  return s;
 }
 
 int64_t runScore(Plugin& plugin, const PodInfo& pod, NodeInfo& node) {
@@ -78,7 +86,10 @@ TEST(NodeResourcesFitTest, FilterCases) {
   };
   for (auto& c : cases) {
     auto ni = node.info(c.existing);
-    PluginStatus s = runFilter(*fit, *c.pod.info(), *ni);
+    FastFilter fast = FastFilter::kUnknown;
+    PluginStatus s = runFilter(*fit, *c.pod.info(), *ni, &fast);
+    // NodeResourcesFit always answers fast (no statuses built per node).
+    EXPECT_EQ(fast, c.reasons.empty() ? FastFilter::kPass : FastFilter::kReject) << c.name;
     if (c.reasons.empty()) {
       EXPECT_TRUE(s.isSuccess()) << c.name << ": " << s.message();
     } else {
