@@ -8,13 +8,6 @@
 
 #include <array>
 #include <atomic>
-#include <cstdio>
-#include <condition_variable>
-#include <mutex>
-#include <optional>
-#include <thread>
-#include <unordered_map>
-
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -22,7 +15,14 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/json.hpp>
 #include <boost/url.hpp>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
 
+#include "apiserver/fair_queue.h"
 #include "common/log.h"
 
 namespace berth::apiserver {
@@ -380,6 +380,9 @@ class HttpServer::Impl {
   std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;
   std::optional<ssl::context> ssl_ctx;
   std::unique_ptr<asio::thread_pool> pool;
+  // Requests wait here by flow (the user) for a handler thread; every
+  // request posts one pop to the pool (fair_queue.h).
+  FairQueue fair_queue;
   asio::io_context ioc;
   tcp::acceptor acceptor;
   asio::steady_timer accept_retry{acceptor.get_executor()};
@@ -584,7 +587,9 @@ class Session final : public SessionBase {
       req.user.groups.emplace_back(auth::kUnauthenticatedGroup);
     }
     auto responder = std::make_shared<ResponderImpl>(shared_from_this(), server_.options.max_stream_pending_bytes);
-    asio::post(*server_.pool, [handler = server_.handler, req = std::move(req), responder = std::move(responder)]() mutable {
+    std::string flow = req.user.name;
+    server_.fair_queue.push(flow, [handler = server_.handler, req = std::move(req),
+                                   responder = std::move(responder)]() mutable {
       try {
         handler->handle(std::move(req), responder);
       } catch (const std::exception& e) {
@@ -593,6 +598,9 @@ class Session final : public SessionBase {
       } catch (...) {
         responder->respond(failure(500, "InternalError", "internal error"));
       }
+    });
+    asio::post(*server_.pool, [&queue = server_.fair_queue] {
+      if (auto task = queue.pop()) task();
     });
   }
 
