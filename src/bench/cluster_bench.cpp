@@ -317,10 +317,11 @@ int run(const Options& opt) {
     std::ofstream out(ca_path);
     out << server->caPem();
   }
-  std::vector<std::string> agent_args = {"agent",     "--hollow",  std::to_string(opt.nodes),
-                                         "--server",  "https://127.0.0.1:" + std::to_string(server->port()),
-                                         "--token",   server->token(),
-                                         "--ca-file", ca_path};
+  std::vector<std::string> agent_args = {"agent", "--hollow", std::to_string(opt.nodes), "--server",
+                                         "https://127.0.0.1:" + std::to_string(server->port()),
+                                         // The agents' identity: API fairness
+                                         // serves the probe beside the agent.
+                                         "--token", server->nodeToken(), "--ca-file", ca_path};
   auto t_nodes = SteadyClock::now();
   pid_t agent = spawnSelf(agent_args, server->dir() + "/agent.log");
   if (agent < 0) {

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -153,6 +154,7 @@ Result<std::unique_ptr<BenchServer>> BenchServer::start(bool in_process,
     s->in_process_ = std::move(srv).value();
     s->port_ = s->in_process_->port();
     s->token_ = s->in_process_->adminToken();
+    s->node_token_ = s->in_process_->nodeToken();
     s->ca_pem_ = s->in_process_->caPem();
     BERTH_RETURN_IF_ERROR(s->waitReady(60));
     s->ready_ms_ = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -179,6 +181,10 @@ Result<std::unique_ptr<BenchServer>> BenchServer::start(bool in_process,
     return e;
   }
   s->ready_ms_ = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  // Written with the admin token, before the server listened.
+  s->node_token_ = readWholeFile(data_dir + "/node-token");
+  while (!s->node_token_.empty() && std::isspace(static_cast<unsigned char>(s->node_token_.back())))
+    s->node_token_.pop_back();
   return s;
 }
 

@@ -32,6 +32,8 @@ class BenchServer {
 
   int port() const { return port_; }
   const std::string& token() const { return token_; }
+  // What agents authenticate with (their own API fairness flow).
+  const std::string& nodeToken() const { return node_token_; }
   const std::string& caPem() const { return ca_pem_; }
   // Exec (or start()) to first /readyz 200.
   double readyMs() const { return ready_ms_; }
@@ -52,6 +54,7 @@ class BenchServer {
   pid_t pid_ = -1;
   std::unique_ptr<server::ClusterServer> in_process_;
   int port_ = 0;
+  std::string node_token_;
   std::string token_;
   std::string ca_pem_;
   double ready_ms_ = 0;

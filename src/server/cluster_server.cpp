@@ -123,6 +123,7 @@ ClusterServer::~ClusterServer() { stop(); }
 int ClusterServer::port() const { return impl_->port; }
 const std::string& ClusterServer::kubeconfigPath() const { return impl_->kubeconfig_path; }
 const std::string& ClusterServer::adminToken() const { return impl_->creds.admin_token; }
+const std::string& ClusterServer::nodeToken() const { return impl_->creds.node_token; }
 const std::string& ClusterServer::caPem() const { return impl_->creds.ca_pem; }
 apiserver::Registry& ClusterServer::registry() { return *impl_->registry; }
 client::Client* ClusterServer::client() {

@@ -51,6 +51,8 @@ class ClusterServer {
   int port() const;
   const std::string& kubeconfigPath() const;
   const std::string& adminToken() const;
+  // The agents' token (DATA/node-token).
+  const std::string& nodeToken() const;
   const std::string& caPem() const;
   // In-process access for benches and embedded agents.
   apiserver::Registry& registry();

@@ -50,6 +50,7 @@ Result<TransportCredentials> prepareCredentials(const ServerConfig& config) {
   TransportCredentials out;
   out.ca_pem = creds.ca.cert_pem;
   out.admin_token = creds.admin_token;
+  out.node_token = creds.node_token;
   out.cert_path = creds.server_cert_path;
   out.key_path = creds.server_key_path;
   return out;
@@ -62,6 +63,13 @@ Result<std::unique_ptr<Transport>> startTransport(const ServerConfig& config, co
   admin.name = "admin";
   admin.groups = {"system:masters", std::string(apiserver::auth::kAuthenticatedGroup)};
   tokens->addToken(creds.admin_token, admin);
+  // Upstream's kubelets are system:node:<name> in system:nodes; one agent
+  // serves many (hollow) nodes, so one identity. No RBAC yet: it may do
+  // what the admin may.
+  apiserver::UserInfo agent;
+  agent.name = "system:berth-agent";
+  agent.groups = {"system:nodes", std::string(apiserver::auth::kAuthenticatedGroup)};
+  tokens->addToken(creds.node_token, agent);
   apiserver::HttpServerOptions options;
   options.listen = config.listen;
   options.cert_file = creds.cert_path;

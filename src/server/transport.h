@@ -14,6 +14,9 @@ namespace berth::server {
 struct TransportCredentials {
   std::string ca_pem;
   std::string admin_token;
+  // Agents authenticate with this (user system:berth-agent, group
+  // system:nodes).
+  std::string node_token;
   std::string cert_path;
   std::string key_path;
 };

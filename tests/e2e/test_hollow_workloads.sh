@@ -10,7 +10,9 @@ e2e_start_server
 start_agent() {  # start_agent PREFIX COUNT [extra args...]
   local prefix=$1 count=$2
   shift 2
-  "$BERTH_BIN" agent --hollow "$count" --name-prefix "$prefix" --server "$E2E_URL" --token "$E2E_TOKEN" \
+  # Agents authenticate with the server's node token (their own identity).
+  "$BERTH_BIN" agent --hollow "$count" --name-prefix "$prefix" --server "$E2E_URL" \
+    --token "$(cat "$E2E_DATA_DIR/node-token")" \
     --ca-file "$E2E_CA" --node-lease-duration-seconds 4 "$@" >>"$E2E_TMP/agent-$prefix.log" 2>&1 &
   AGENT_PID=$!
   e2e_track_bg "$AGENT_PID"

@@ -372,6 +372,21 @@ bool expiresSoon(const std::string& cert_pem, long within_seconds) {
   return X509_cmp_time(X509_get0_notAfter(cert->get()), &limit) <= 0;
 }
 
+// The token kept in `path` (0600), made on first use.
+Result<std::string> ensureToken(const std::string& path) {
+  std::string token;
+  if (fileExists(path)) {
+    BERTH_ASSIGN_OR_RETURN(token, readFile(path));
+    while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' '))
+      token.pop_back();
+  }
+  if (token.empty()) {
+    BERTH_ASSIGN_OR_RETURN(token, randomHexToken(32));
+    BERTH_RETURN_IF_ERROR(writeFileAtomic(path, token + "\n", 0600));
+  }
+  return token;
+}
+
 }  // namespace
 
 Result<ClusterCredentials> ensureClusterCredentials(const std::string& data_dir, const SubjectAltNames& sans) {
@@ -384,6 +399,7 @@ Result<ClusterCredentials> ensureClusterCredentials(const std::string& data_dir,
   c.server_cert_path = pki + "/server.crt";
   c.server_key_path = pki + "/server.key";
   c.admin_token_path = data_dir + "/admin-token";
+  c.node_token_path = data_dir + "/node-token";
 
   if (fileExists(c.ca_cert_path) && fileExists(c.ca_key_path)) {
     BERTH_ASSIGN_OR_RETURN(c.ca.cert_pem, readFile(c.ca_cert_path));
@@ -420,15 +436,8 @@ Result<ClusterCredentials> ensureClusterCredentials(const std::string& data_dir,
     c.generated_server_cert = true;
   }
 
-  if (fileExists(c.admin_token_path)) {
-    BERTH_ASSIGN_OR_RETURN(std::string token, readFile(c.admin_token_path));
-    while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
-    c.admin_token = token;
-  }
-  if (c.admin_token.empty()) {
-    BERTH_ASSIGN_OR_RETURN(c.admin_token, randomHexToken(32));
-    BERTH_RETURN_IF_ERROR(writeFileAtomic(c.admin_token_path, c.admin_token + "\n", 0600));
-  }
+  BERTH_ASSIGN_OR_RETURN(c.admin_token, ensureToken(c.admin_token_path));
+  BERTH_ASSIGN_OR_RETURN(c.node_token, ensureToken(c.node_token_path));
   return c;
 }
 

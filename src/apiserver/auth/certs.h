@@ -58,12 +58,16 @@ struct ClusterCredentials {
   CertKeyPair ca;
   CertKeyPair server;
   std::string admin_token;
-  // Files under DIR/pki and DIR/admin-token.
+  // The agents' bearer token (berth agent --token): their own identity, so
+  // their requests are their own flow in API fairness, not the admin's.
+  std::string node_token;
+  // Files under DIR/pki, DIR/admin-token and DIR/node-token.
   std::string ca_cert_path;
   std::string ca_key_path;
   std::string server_cert_path;
   std::string server_key_path;
   std::string admin_token_path;
+  std::string node_token_path;
   bool generated_ca = false;
   bool generated_server_cert = false;
 };

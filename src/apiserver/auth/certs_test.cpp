@@ -93,6 +93,9 @@ TEST(Certs, EnsureClusterCredentialsCreatesThenReuses) {
   EXPECT_EQ(modeOf(first->ca_key_path), 0600u);
   EXPECT_EQ(modeOf(first->server_key_path), 0600u);
   EXPECT_EQ(modeOf(first->admin_token_path), 0600u);
+  EXPECT_EQ(first->node_token.size(), 64u);
+  EXPECT_NE(first->node_token, first->admin_token);
+  EXPECT_EQ(modeOf(first->node_token_path), 0600u);
   EXPECT_EQ(slurp(first->server_cert_path), first->server.cert_pem);
   EXPECT_TRUE(verifyCertificate(first->server.cert_pem, first->ca.cert_pem).ok());
 
@@ -103,6 +106,7 @@ TEST(Certs, EnsureClusterCredentialsCreatesThenReuses) {
   EXPECT_EQ(second->ca.cert_pem, first->ca.cert_pem);
   EXPECT_EQ(second->server.cert_pem, first->server.cert_pem);
   EXPECT_EQ(second->admin_token, first->admin_token);
+  EXPECT_EQ(second->node_token, first->node_token);
 
   // A new advertised address: same CA and token, new serving certificate.
   auto changed = defaultServingSans({"127.0.0.1", "10.1.2.3"});
