@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <deque>
+#include <thread>
 #include <utility>
 
 #include "api/field_errors.h"
@@ -244,6 +246,12 @@ struct FakeClient::State {
   // outside `mu` so that handlers may call back into the client.
   std::deque<Delivery> pending;
   bool draining = false;
+  std::thread::id drainer;
+  // Events queued / delivered so far: a write that finds another thread
+  // delivering waits for its own events (delivered_cv).
+  uint64_t queued = 0;
+  uint64_t delivered = 0;
+  std::condition_variable delivered_cv;
 
   // Records the action and runs the matching reactors (outside `mu`).
   std::optional<Result<ObjectPtr>> begin(Action action) {
@@ -295,6 +303,7 @@ struct FakeClient::State {
     ev.object = std::move(cur);
     ev.revision = e.revision;
     pending.push_back({w.ws, std::move(ev)});
+    ++queued;
   }
 
   void queueError(Watcher& w, Error error) {
@@ -303,6 +312,7 @@ struct FakeClient::State {
     ev.revision = revision;
     ev.error = std::move(error);
     pending.push_back({w.ws, std::move(ev)});
+    ++queued;
     w.ended = true;
   }
 
@@ -417,29 +427,42 @@ struct FakeClient::State {
   }
 
   // Delivers queued watch events. The first thread to get here delivers
-  // everything queued, including events its handlers cause; others return
-  // at once (their events are delivered in order by that thread).
+  // everything queued, including events its handlers cause. Another thread
+  // waits until the events queued so far (its own among them) are
+  // delivered, so that every write returns after its watch events were
+  // handled, whichever thread delivers them (an event recorder's thread
+  // delivering a controller's update made informers see it late: tests
+  // flaked about 1 in 100). A handler writing back returns at once.
   void deliver() {
-    {
-      std::lock_guard lock(mu);
-      if (draining) return;
-      draining = true;
+    std::unique_lock lock(mu);
+    if (draining) {
+      if (drainer == std::this_thread::get_id()) return;
+      const uint64_t target = queued;
+      delivered_cv.wait(lock, [&] { return delivered >= target; });
+      return;
     }
+    draining = true;
+    drainer = std::this_thread::get_id();
     for (;;) {
-      Delivery d;
-      {
-        std::lock_guard lock(mu);
-        if (pending.empty()) {
-          draining = false;
-          return;
-        }
-        d = std::move(pending.front());
-        pending.pop_front();
+      if (pending.empty()) {
+        draining = false;
+        drainer = {};
+        delivered_cv.notify_all();
+        return;
       }
-      std::lock_guard call(d.ws->call_mu);
-      if (d.ws->stopped) continue;
-      d.ws->handler(d.event);
-      if (d.event.type == EventType::kError) d.ws->stopped = true;
+      Delivery d = std::move(pending.front());
+      pending.pop_front();
+      lock.unlock();
+      {
+        std::lock_guard call(d.ws->call_mu);
+        if (!d.ws->stopped) {
+          d.ws->handler(d.event);
+          if (d.event.type == EventType::kError) d.ws->stopped = true;
+        }
+      }
+      lock.lock();
+      ++delivered;
+      delivered_cv.notify_all();
     }
   }
 };
