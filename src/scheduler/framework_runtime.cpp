@@ -163,14 +163,17 @@ PluginStatus Framework::runFilterPlugins(const CycleState& state, const PodInfo&
                                          const NodeInfo& node) const {
   for (size_t i = 0; i < filter_.size(); ++i) {
     FilterPlugin* pl = filter_[i];
-    if (i < 64 ? (state.skip_filter_mask >> i) & 1
-               : state.skip_filter_plugins.count(pl->name()) > 0)
-      continue;
+    if (filterSkipped(state, i)) continue;
     PluginStatus s = pl->filter(state, pod, node);
     if (s.isSuccess()) continue;
     return filterFailure(*pl, std::move(s));
   }
   return {};
+}
+
+bool Framework::filterSkipped(const CycleState& state, size_t i) const {
+  return i < 64 ? (state.skip_filter_mask >> i) & 1
+                : state.skip_filter_plugins.count(filter_[i]->name()) > 0;
 }
 
 PluginStatus Framework::filterFailure(const FilterPlugin& pl, PluginStatus s) {
@@ -185,9 +188,7 @@ FastFilter Framework::runFilterPluginsFast(const CycleState& state, const PodInf
                                            const NodeInfo& node, PluginStatus* status) const {
   for (size_t i = 0; i < filter_.size(); ++i) {
     FilterPlugin* pl = filter_[i];
-    if (i < 64 ? (state.skip_filter_mask >> i) & 1
-               : state.skip_filter_plugins.count(pl->name()) > 0)
-      continue;
+    if (filterSkipped(state, i)) continue;
     switch (pl->filterFast(state, pod, node)) {
       case FastFilter::kPass:
         continue;
@@ -204,20 +205,23 @@ FastFilter Framework::runFilterPluginsFast(const CycleState& state, const PodInf
   return FastFilter::kPass;
 }
 
+std::vector<PodInfoPtr> Framework::nominatedPodsFor(const PodInfo& pod,
+                                                    const NodeInfo& node) const {
+  std::vector<PodInfoPtr> nominated;
+  if (handle_.nominator && !handle_.nominator->empty() && node.node())
+    for (const auto& p : handle_.nominator->podsForNode(node.name()))
+      if (p->uid != pod.uid && p->priority >= pod.priority) nominated.push_back(p);
+  return nominated;
+}
+
 bool Framework::hasNominatedPodsFor(const PodInfo& pod, const NodeInfo& node) const {
-  if (!handle_.nominator || handle_.nominator->empty() || !node.node()) return false;
-  for (const auto& p : handle_.nominator->podsForNode(node.name()))
-    if (p->uid != pod.uid && p->priority >= pod.priority) return true;
-  return false;
+  return !nominatedPodsFor(pod, node).empty();
 }
 
 PluginStatus Framework::runFilterPluginsWithNominatedPods(const CycleState& state,
                                                           const PodInfo& pod,
                                                           const NodeInfo& node) {
-  std::vector<PodInfoPtr> nominated;
-  if (handle_.nominator && !handle_.nominator->empty() && node.node())
-    for (const auto& p : handle_.nominator->podsForNode(node.name()))
-      if (p->uid != pod.uid && p->priority >= pod.priority) nominated.push_back(p);
+  std::vector<PodInfoPtr> nominated = nominatedPodsFor(pod, node);
   if (nominated.empty()) return runFilterPlugins(state, pod, node);
   // First pass: as if the nominated pods (of equal or higher priority) were
   // running; those are the pods this one must yield to.

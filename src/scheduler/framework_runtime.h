@@ -104,6 +104,11 @@ class Framework {
   // A failed filter's status as the framework reports it: errors wrapped
   // with the plugin's name, the plugin recorded.
   static PluginStatus filterFailure(const FilterPlugin& pl, PluginStatus s);
+  // Filter plugin i's PreFilter returned Skip this cycle.
+  bool filterSkipped(const CycleState& state, size_t i) const;
+  // The pods nominated to `node` that `pod` must yield to (other pods of
+  // equal or higher priority).
+  std::vector<PodInfoPtr> nominatedPodsFor(const PodInfo& pod, const NodeInfo& node) const;
   Framework(const ProfileConfig& config, Handle& handle) : config_(config), handle_(handle) {}
 
   struct WaitingPod;
