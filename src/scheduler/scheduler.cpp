@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include <cstdlib>
+#include <string_view>
 
 #include "api/kinds/access.h"
 #include "api/object.h"
@@ -16,7 +17,8 @@ namespace berth::scheduler {
 
 namespace {
 
-bool terminal(const PodInfo& p) { return p.phase == "Succeeded" || p.phase == "Failed"; }
+bool terminalPhase(std::string_view phase) { return phase == "Succeeded" || phase == "Failed"; }
+bool terminal(const PodInfo& p) { return terminalPhase(p.phase); }
 
 // nodeSchedulingPropertiesChange: which scheduling-relevant parts of a node
 // changed (0 = none; heartbeats alone do not move pods).
@@ -161,9 +163,7 @@ void Scheduler::onPodUpdate(const client::ObjectPtr& old_obj, const client::Obje
   // binding less.
   const bool old_assigned = old_obj && !api::strAt(*old_obj, {"spec", "nodeName"}).empty();
   auto old_terminal = [&] {
-    if (!old_obj) return false;
-    const std::string phase = api::strAt(*old_obj, {"status", "phase"});
-    return phase == "Succeeded" || phase == "Failed";
+    return old_obj && terminalPhase(api::strAt(*old_obj, {"status", "phase"}));
   };
   if (!new_pod->node_name.empty()) {
     if (!old_assigned) {

@@ -71,7 +71,7 @@ void forEachShortfall(const Resource& req, const NodeInfo& node,
 // for every feasible node of every pod and compared names each time.
 struct ScoredResource {
   enum class Slot { kCpu, kMemory, kEphemeralStorage, kScalar, kOther } slot;
-  const std::string* name;  // into the plugin's args
+  std::string name;
 };
 
 std::vector<ScoredResource> resolveResources(const std::vector<ResourceWeight>& specs) {
@@ -83,7 +83,7 @@ std::vector<ScoredResource> resolveResources(const std::vector<ResourceWeight>& 
                 : r.name == "ephemeral-storage" ? Slot::kEphemeralStorage
                 : isScalarResourceName(r.name)  ? Slot::kScalar
                                                 : Slot::kOther;
-    out.push_back({slot, &r.name});
+    out.push_back({slot, r.name});
   }
   return out;
 }
@@ -109,7 +109,7 @@ std::pair<int64_t, int64_t> allocatableAndRequested(const NodeInfo& node, const 
       break;
   }
   for (const auto& [n, v] : node.allocatable().scalars)
-    if (n == *r.name) return {v, node.requested().scalar(*r.name) + pod_request};
+    if (n == r.name) return {v, node.requested().scalar(r.name) + pod_request};
   return {0, 0};
 }
 
