@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <set>
@@ -55,62 +57,61 @@ int usage() {
   return 2;
 }
 
-// CPU seconds (user + system) of this process's live threads whose name
-// starts with `prefix` (the scheduler names its threads sched-cycle,
-// sched-par, sched-bind).
-double threadCpuSeconds(const std::string& prefix) {
-  long ticks = 0;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task", ec)) {
-    std::ifstream comm(e.path() / "comm");
-    std::string name;
-    std::getline(comm, name);
-    if (name.rfind(prefix, 0) != 0) continue;
-    std::ifstream stat(e.path() / "stat");
-    std::string line;
-    std::getline(stat, line);
-    auto paren = line.rfind(')');
-    if (paren == std::string::npos) continue;
-    // Fields after "pid (comm)": state is field 3, utime 14, stime 15.
-    std::istringstream in(line.substr(paren + 2));
-    std::string skip;
-    for (int field = 3; field < 14; ++field) in >> skip;
-    long utime = 0, stime = 0;
-    in >> utime >> stime;
-    ticks += utime + stime;
-  }
-  return static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-}
+// Thread roles by name prefix, in the order "cpu per pod" prints them: the
+// scheduler's threads (sched-cycle, sched-par, sched-bind), then the
+// server's side of a binding: the store's writer (SQLite, decorating and
+// fanning out watch events), in-process watch delivery to informers,
+// informer list+watch threads, the event recorders, controller workers.
+struct ThreadRole {
+  const char* prefix;
+  const char* label;
+};
+constexpr ThreadRole kThreadRoles[] = {
+    {"sched-cycle", "scheduling thread"},
+    {"sched-par", "its filter/score helpers"},
+    {"sched-bind", "binders"},
+    {"store-writer", "store writer"},
+    {"watch-dispatch", "watch delivery"},
+    {"informer", "informers"},
+    {"events", "event recorders"},
+    {"ctrl-worker", "controller workers"},
+};
+constexpr size_t kNumThreadRoles = std::size(kThreadRoles);
 
 // CPU time by role: on a shared machine bound/s moves with the load, CPU
 // per pod much less.
 struct CpuSample {
   double process = 0;
-  double cycle = 0;
-  double par = 0;
-  double bind = 0;
-  // The server's side of a binding: the store's writer (SQLite, decorating
-  // and fanning out watch events), in-process watch delivery to informers,
-  // informer list+watch threads, the event recorders.
-  double store = 0;
-  double watch = 0;
-  double informer = 0;
-  double events = 0;
-  double controllers = 0;
+  // CPU seconds (user + system) of this process's live threads per role.
+  std::array<double, kNumThreadRoles> roles{};
   static CpuSample take() {
     CpuSample s;
     rusage ru{};
     ::getrusage(RUSAGE_SELF, &ru);
     s.process = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                 static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-    s.cycle = threadCpuSeconds("sched-cycle");
-    s.par = threadCpuSeconds("sched-par");
-    s.bind = threadCpuSeconds("sched-bind");
-    s.store = threadCpuSeconds("store-writer");
-    s.watch = threadCpuSeconds("watch-dispatch");
-    s.informer = threadCpuSeconds("informer");
-    s.events = threadCpuSeconds("events");
-    s.controllers = threadCpuSeconds("ctrl-worker");
+    const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+      std::ifstream comm(e.path() / "comm");
+      std::string name;
+      std::getline(comm, name);
+      size_t role = 0;
+      while (role < kNumThreadRoles && name.rfind(kThreadRoles[role].prefix, 0) != 0) ++role;
+      if (role == kNumThreadRoles) continue;
+      std::ifstream stat(e.path() / "stat");
+      std::string line;
+      std::getline(stat, line);
+      auto paren = line.rfind(')');
+      if (paren == std::string::npos) continue;
+      // Fields after "pid (comm)": state is field 3, utime 14, stime 15.
+      std::istringstream in(line.substr(paren + 2));
+      std::string skip;
+      for (int field = 3; field < 14; ++field) in >> skip;
+      long utime = 0, stime = 0;
+      in >> utime >> stime;
+      s.roles[role] += static_cast<double>(utime + stime) / tick;
+    }
     return s;
   }
 };
@@ -119,16 +120,16 @@ struct CpuSample {
 // thread's share in *cycle_us.
 std::string cpuPerPod(const CpuSample& a, const CpuSample& b, int pods, double* cycle_us) {
   auto us = [&](double x, double y) { return pods > 0 ? (y - x) * 1e6 / pods : 0.0; };
-  *cycle_us = us(a.cycle, b.cycle);
-  char buf[512];
-  std::snprintf(buf, sizeof(buf),
-                "cpu per pod: scheduling thread %.0f us, its filter/score helpers %.0f us, "
-                "binders %.0f us, store writer %.0f us, watch delivery %.0f us, informers %.0f us, "
-                "event recorders %.0f us, controller workers %.0f us, whole process %.0f us",
-                *cycle_us, us(a.par, b.par), us(a.bind, b.bind), us(a.store, b.store),
-                us(a.watch, b.watch), us(a.informer, b.informer), us(a.events, b.events),
-                us(a.controllers, b.controllers), us(a.process, b.process));
-  return buf;
+  *cycle_us = us(a.roles[0], b.roles[0]);
+  std::string out = "cpu per pod: ";
+  char buf[96];
+  for (size_t r = 0; r < kNumThreadRoles; ++r) {
+    std::snprintf(buf, sizeof(buf), "%s %.0f us, ", kThreadRoles[r].label,
+                  us(a.roles[r], b.roles[r]));
+    out += buf;
+  }
+  std::snprintf(buf, sizeof(buf), "whole process %.0f us", us(a.process, b.process));
+  return out + buf;
 }
 
 // Node shapes (cpu cores, memory GiB), cycled over the nodes.

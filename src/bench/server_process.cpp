@@ -32,6 +32,15 @@ std::string readWholeFile(const std::string& path) {
   return ss.str();
 }
 
+// A token file as certs.cpp writes it (the token and a newline); "" while
+// it is missing or only partly there.
+std::string readToken(const std::string& path) {
+  std::string t = readWholeFile(path);
+  if (t.empty() || t.back() != '\n') return "";
+  while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+  return t;
+}
+
 // Asks the kernel for a free loopback port. A race with another process
 // taking it before the child binds is possible but harmless: start fails
 // loudly.
@@ -182,9 +191,7 @@ Result<std::unique_ptr<BenchServer>> BenchServer::start(bool in_process,
   }
   s->ready_ms_ = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   // Written with the admin token, before the server listened.
-  s->node_token_ = readWholeFile(data_dir + "/node-token");
-  while (!s->node_token_.empty() && std::isspace(static_cast<unsigned char>(s->node_token_.back())))
-    s->node_token_.pop_back();
+  s->node_token_ = readToken(data_dir + "/node-token");
   return s;
 }
 
@@ -203,13 +210,7 @@ Status BenchServer::waitReady(double timeout_s) {
     }
     if (!c) {
       if (ca_pem_.empty()) ca_pem_ = readWholeFile(data_dir + "/pki/ca.crt");
-      if (token_.empty()) {
-        std::string t = readWholeFile(data_dir + "/admin-token");
-        if (!t.empty() && t.back() == '\n') {
-          while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
-          token_ = t;
-        }
-      }
+      if (token_.empty()) token_ = readToken(data_dir + "/admin-token");
       if (!ca_pem_.empty() && !token_.empty()) {
         client::ClientOptions o;
         o.port = port_;
