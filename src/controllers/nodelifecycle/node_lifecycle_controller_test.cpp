@@ -171,7 +171,7 @@ class NodeLifecycleTest : public ::testing::Test {
   std::vector<std::string> events() {
     recorder_.flush();
     std::vector<std::string> out;
-    auto list = event_sink_.list(client::kind("", "Event"), "", {});
+    auto list = fake_.list(client::kind("", "Event"), "", {});
     if (list.ok())
       for (const auto& e : list->items)
         out.push_back(strAt(*e, {"reason"}) + ": " + strAt(*e, {"message"}));
@@ -191,12 +191,7 @@ class NodeLifecycleTest : public ::testing::Test {
   FakeClock clock_{kT0};
   client::FakeClient fake_{clock_};
   client::InformerFactory informers_{fake_};
-  // Events go to a client of their own: the recorder writes from its own
-  // thread, and a FakeClient delivers watch events on whichever thread
-  // drains first, so node and pod events could otherwise reach the
-  // informers after the write that caused them returned.
-  client::FakeClient event_sink_{clock_};
-  client::EventRecorder recorder_{event_sink_, clock_, "node-controller"};
+  client::EventRecorder recorder_{fake_, clock_, "node-controller"};
   std::vector<std::unique_ptr<client::Watch>> watches_;
   std::set<std::string> alive_;
   std::unique_ptr<NodeLifecycleController> controller_;
