@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config clang-14 libclang-rt-14-dev clang-format
   # libraries
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libssl-dev libsqlite3-dev libyaml-dev zlib1g-dev
+  libssl-dev libsqlite3-dev libyaml-dev zlib1g-dev libjemalloc-dev
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   python3-kubernetes python3-yaml openssl curl jq procps iproute2
