@@ -109,6 +109,17 @@ std::optional<std::string_view> findTopLevelMember(std::string_view text, std::s
   return found;
 }
 
+bool findTopLevelMembers(std::string_view text, std::span<const std::string_view> keys,
+                         std::span<std::string_view> values) {
+  for (auto& v : values) v = {};
+  auto visit = [&](std::string_view k, std::string_view v) {
+    for (size_t i = 0; i < keys.size() && i < values.size(); ++i)
+      if (keys[i] == k) values[i] = v;
+    return false;
+  };
+  return walkMembers(text, visit) == Walk::kEnd;
+}
+
 std::optional<std::string> withResourceVersion(std::string_view text, int64_t revision) {
   auto md = findTopLevelMember(text, "metadata");
   if (!md || md->empty() || md->front() != '{') return std::nullopt;

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,13 @@ namespace berth::api {
 // parser keeps the last: callers use this on objects serialized from parsed
 // JSON, where keys are unique.
 std::optional<std::string_view> findTopLevelMember(std::string_view text, std::string_view key);
+
+// The raw texts of several members of the top-level object of `text` in one
+// walk: values[i] is the value of keys[i], or empty when absent. False when
+// that cannot be told (not an object, malformed, or a key written with
+// escapes); values are then unspecified.
+bool findTopLevelMembers(std::string_view text, std::span<const std::string_view> keys,
+                         std::span<std::string_view> values);
 
 // `text` (a serialized object) with metadata.resourceVersion set to
 // `revision`, inserted as the first member of metadata; nullopt when there

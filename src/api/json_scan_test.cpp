@@ -35,6 +35,24 @@ TEST(JsonScanTest, MalformedOrUnclearAnswersNothing) {
   EXPECT_FALSE(findTopLevelMember("{}", "metadata"));
 }
 
+TEST(JsonScanTest, FindsSeveralMembersInOneWalk) {
+  std::string_view text =
+      R"({"uid":"u1","finalizers":["a","b"],"name":"p","ownerReferences":[{"uid":"o"}]})";
+  const std::string_view keys[] = {"uid", "ownerReferences", "deletionTimestamp", "finalizers"};
+  std::string_view values[4];
+  ASSERT_TRUE(findTopLevelMembers(text, keys, values));
+  EXPECT_EQ(values[0], R"("u1")");
+  EXPECT_EQ(values[1], R"([{"uid":"o"}])");
+  EXPECT_TRUE(values[2].empty());
+  EXPECT_EQ(values[3], R"(["a","b"])");
+  // Unclear or malformed: false, whatever was found before.
+  EXPECT_FALSE(findTopLevelMembers(R"({"uid":"u1","fin\u0061lizers":[]})", keys, values));
+  EXPECT_FALSE(findTopLevelMembers(R"({"uid":"u1",)", keys, values));
+  EXPECT_FALSE(findTopLevelMembers("[]", keys, values));
+  EXPECT_TRUE(findTopLevelMembers("{}", keys, values));
+  EXPECT_TRUE(values[0].empty());
+}
+
 TEST(JsonScanTest, WithResourceVersionMatchesAParse) {
   std::string_view text =
       R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"d"},"spec":{"a":[1,2]}})";

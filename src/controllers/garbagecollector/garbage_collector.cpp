@@ -60,9 +60,18 @@ void GarbageCollector::stop() {
 void GarbageCollector::onEvent(const storage::Event& ev) {
   if (ev.type == storage::EventType::kBookmark || !ev.kv.value) return;
   const std::string& key = ev.kv.key;
+  std::optional<Node> scanned;
+  if (ev.type != storage::EventType::kDeleted) {
+    scanned = readNode(*ev.kv.value);
+    if (!scanned) return;
+    scanned->key = key;
+  }
   std::lock_guard lock(mu_);
   auto old = by_key_.find(key);
   if (old != by_key_.end()) {
+    // Most writes (bindings, status updates) change none of what the
+    // collector keeps: nothing to relink or re-check.
+    if (scanned && sameGraphState(old->second, *scanned)) return;
     for (auto& o : old->second.owner_uids) {
       auto d = dependents_.find(o);
       if (d != dependents_.end()) {
@@ -82,30 +91,7 @@ void GarbageCollector::onEvent(const storage::Event& ev) {
     }
   }
   if (ev.type == storage::EventType::kDeleted) return;
-  // Only metadata matters here (uid, ownerReferences, deletionTimestamp,
-  // finalizers): this runs on the store's writer thread for every write,
-  // so parse that member alone when it can be found without parsing.
-  json::error_code ec;
-  json::value v;
-  if (auto md = api::findTopLevelMember(*ev.kv.value, "metadata")) {
-    json::value parsed = json::parse(*md, ec);
-    if (!ec) v = json::object{{"metadata", std::move(parsed)}};
-  } else {
-    v = json::parse(*ev.kv.value, ec);
-  }
-  if (ec || !v.is_object()) return;
-  const Object& obj = v.get_object();
-  Node n;
-  n.key = key;
-  n.uid = api::uid(obj);
-  if (auto* md = api::metadata(obj)) {
-    n.deleting = md->contains("deletionTimestamp");
-    if (auto* refs = api::findArray(*md, "ownerReferences"))
-      for (auto& r : *refs)
-        if (r.is_object()) n.owner_uids.push_back(api::getString(r.get_object(), "uid"));
-  }
-  n.foreground = n.deleting && hasFinalizer(obj, "foregroundDeletion");
-  n.orphan = n.deleting && hasFinalizer(obj, "orphan");
+  Node n = std::move(*scanned);
   for (auto& o : n.owner_uids) dependents_[o].insert(key);
   uid_to_key_[n.uid] = key;
   bool owns = dependents_.count(n.uid) > 0;
@@ -120,6 +106,60 @@ void GarbageCollector::onEvent(const storage::Event& ev) {
     for (auto& o : owners)
       if (auto k = uid_to_key_.find(o); k != uid_to_key_.end() && by_key_[k->second].foreground) queue_.add("o:" + o);
   }
+}
+
+bool GarbageCollector::sameGraphState(const Node& a, const Node& b) {
+  return a.uid == b.uid && a.owner_uids == b.owner_uids && a.deleting == b.deleting &&
+         a.foreground == b.foreground && a.orphan == b.orphan;
+}
+
+std::optional<GarbageCollector::Node> GarbageCollector::readNode(std::string_view value) {
+  // Only metadata matters here (uid, ownerReferences, deletionTimestamp,
+  // finalizers), and this runs on the store's writer thread for every
+  // write: those members are found by scanning and only the small arrays
+  // among them parsed; anything unclear falls back to parsing metadata.
+  static constexpr std::string_view kKeys[] = {"uid", "ownerReferences", "deletionTimestamp",
+                                               "finalizers"};
+  std::string_view found[std::size(kKeys)];
+  json::error_code ec;
+  auto parseArray = [&](std::string_view text) -> std::optional<json::array> {
+    if (text.empty()) return json::array();
+    json::value v = json::parse(text, ec);
+    if (ec || !v.is_array()) return std::nullopt;
+    return std::move(v.get_array());
+  };
+  auto md_text = api::findTopLevelMember(value, "metadata");
+  Object md;
+  if (md_text && api::findTopLevelMembers(*md_text, kKeys, found) &&
+      found[0].find('\\') == std::string_view::npos) {
+    if (found[0].size() >= 2 && found[0].front() == '"')
+      md["uid"] = found[0].substr(1, found[0].size() - 2);
+    auto refs = parseArray(found[1]);
+    auto finalizers = parseArray(found[3]);
+    if (!refs || !finalizers) return std::nullopt;
+    if (!refs->empty()) md["ownerReferences"] = std::move(*refs);
+    if (!found[2].empty()) md["deletionTimestamp"] = true;
+    if (!finalizers->empty()) md["finalizers"] = std::move(*finalizers);
+  } else {
+    json::value v = md_text ? json::parse(*md_text, ec) : json::parse(value, ec);
+    if (ec || !v.is_object()) return std::nullopt;
+    if (md_text) {
+      md = std::move(v.get_object());
+    } else if (auto* m = api::metadata(v.get_object())) {
+      md = *m;
+    }
+  }
+  Object obj{{"metadata", std::move(md)}};
+  Node n;
+  n.uid = api::uid(obj);
+  const Object& m = *api::metadata(obj);
+  n.deleting = m.contains("deletionTimestamp");
+  if (auto* refs = api::findArray(m, "ownerReferences"))
+    for (auto& r : *refs)
+      if (r.is_object()) n.owner_uids.push_back(api::getString(r.get_object(), "uid"));
+  n.foreground = n.deleting && hasFinalizer(obj, "foregroundDeletion");
+  n.orphan = n.deleting && hasFinalizer(obj, "orphan");
+  return n;
 }
 
 void GarbageCollector::sync(const std::string& item) {

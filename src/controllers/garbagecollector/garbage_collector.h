@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -26,7 +27,7 @@ class GarbageCollector {
   Status start();
   void stop();
 
- private:
+  // One object in the graph.
   struct Node {
     std::string key;
     std::string uid;
@@ -35,6 +36,12 @@ class GarbageCollector {
     bool foreground = false;
     bool orphan = false;
   };
+  // The graph state of one stored object (key left empty), or nullopt when
+  // its value cannot be read.
+  static std::optional<Node> readNode(std::string_view value);
+  static bool sameGraphState(const Node& a, const Node& b);
+
+ private:
   void onEvent(const storage::Event& ev);
   void sync(const std::string& item);
   void processDependent(const std::string& key);
