@@ -9,6 +9,9 @@ packages=(
   # libraries
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev libyaml-dev zlib1g-dev libjemalloc-dev
+  libarchive-dev libcurl4-openssl-dev
+  # container runtime
+  runc busybox-static
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   python3-kubernetes python3-yaml openssl curl jq procps iproute2
