@@ -1,0 +1,271 @@
+#include "runtime/oci/runc.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+extern char** environ;
+
+namespace berth::runtime {
+namespace json = boost::json;
+
+namespace {
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+  int get() const { return fd_; }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_;
+};
+
+Error errnoError(const std::string& what, int err) {
+  return makeError(ErrorCode::kInternal, what + ": " + std::strerror(err));
+}
+
+std::string trim(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\r')) {
+    text.pop_back();
+  }
+  return text;
+}
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+Result<RuncState> stateFromJson(const json::value& value) {
+  if (!value.is_object()) return makeError(ErrorCode::kInternal, "runc state is not an object");
+  const auto& obj = value.as_object();
+  RuncState state;
+  auto str = [&](const char* key) -> std::string {
+    const auto* v = obj.if_contains(key);
+    return v && v->is_string() ? std::string(v->as_string()) : std::string();
+  };
+  state.id = str("id");
+  state.status = str("status");
+  state.bundle = str("bundle");
+  state.created = str("created");
+  if (const auto* pid = obj.if_contains("pid"); pid && pid->is_number()) {
+    state.pid = static_cast<pid_t>(pid->to_number<int64_t>());
+  }
+  if (state.id.empty()) return makeError(ErrorCode::kInternal, "runc state has no id");
+  return state;
+}
+
+}  // namespace
+
+Result<ProcessOutput> runProcess(const std::vector<std::string>& argv, int stdout_fd,
+                                 int stderr_fd) {
+  if (argv.empty()) return makeError(ErrorCode::kInvalid, "empty command");
+  Fd dev_null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (dev_null.get() < 0) return errnoError("open /dev/null", errno);
+  int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+  if (stdout_fd < 0 && ::pipe2(out_pipe, O_CLOEXEC) != 0) return errnoError("pipe", errno);
+  Fd out_read(out_pipe[0]), out_write(out_pipe[1]);
+  if (stderr_fd < 0 && ::pipe2(err_pipe, O_CLOEXEC) != 0) return errnoError("pipe", errno);
+  Fd err_read(err_pipe[0]), err_write(err_pipe[1]);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, dev_null.get(), 0);
+  posix_spawn_file_actions_adddup2(&actions, stdout_fd >= 0 ? stdout_fd : out_write.get(), 1);
+  posix_spawn_file_actions_adddup2(&actions, stderr_fd >= 0 ? stderr_fd : err_write.get(), 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  // The child starts with default signal dispositions and an empty mask,
+  // whatever the caller (a shim ignoring SIGPIPE, say) has set.
+  sigset_t all, none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+
+  std::vector<char*> args;
+  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  int rc = ::posix_spawn(&pid, argv[0].c_str(), &actions, &attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) return errnoError("spawn " + argv[0], rc);
+  out_write.reset();
+  err_write.reset();
+
+  ProcessOutput output;
+  // Drain both pipes together so neither can fill up and stall the child.
+  while (out_read.get() >= 0 || err_read.get() >= 0) {
+    pollfd fds[2];
+    int n = 0;
+    if (out_read.get() >= 0) fds[n++] = {out_read.get(), POLLIN, 0};
+    if (err_read.get() >= 0) fds[n++] = {err_read.get(), POLLIN, 0};
+    if (::poll(fds, n, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < n; ++i) {
+      if (fds[i].revents == 0) continue;
+      char buf[4096];
+      ssize_t got = ::read(fds[i].fd, buf, sizeof(buf));
+      if (got < 0 && errno == EINTR) continue;
+      bool is_out = fds[i].fd == out_read.get();
+      if (got <= 0) {
+        (is_out ? out_read : err_read).reset();
+      } else {
+        (is_out ? output.out : output.err).append(buf, static_cast<size_t>(got));
+      }
+    }
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return errnoError("wait for " + argv[0], errno);
+  }
+  output.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return output;
+}
+
+Result<RuncState> parseRuncState(std::string_view json_text) {
+  boost::system::error_code ec;
+  auto value = json::parse(json_text, ec);
+  if (ec) return makeError(ErrorCode::kInternal, "runc state: " + ec.message());
+  return stateFromJson(value);
+}
+
+Result<std::vector<RuncState>> parseRuncList(std::string_view json_text) {
+  boost::system::error_code ec;
+  auto value = json::parse(json_text, ec);
+  if (ec) return makeError(ErrorCode::kInternal, "runc list: " + ec.message());
+  std::vector<RuncState> out;
+  if (value.is_null()) return out;
+  if (!value.is_array()) return makeError(ErrorCode::kInternal, "runc list is not an array");
+  for (const auto& item : value.as_array()) {
+    BERTH_ASSIGN_OR_RETURN(auto state, stateFromJson(item));
+    out.push_back(std::move(state));
+  }
+  return out;
+}
+
+std::string runcLogErrors(std::string_view log_text) {
+  std::string errors;
+  std::istringstream in{std::string(log_text)};
+  std::string line;
+  bool all_json = true;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    boost::system::error_code ec;
+    auto value = json::parse(line, ec);
+    if (ec || !value.is_object()) {
+      all_json = false;
+      break;
+    }
+    const auto& obj = value.as_object();
+    const auto* level = obj.if_contains("level");
+    const auto* msg = obj.if_contains("msg");
+    if (level && level->is_string() && msg && msg->is_string() &&
+        (level->as_string() == "error" || level->as_string() == "fatal")) {
+      if (!errors.empty()) errors += "\n";
+      errors += msg->as_string();
+    }
+  }
+  if (!all_json) return trim(std::string(log_text));
+  return errors;
+}
+
+std::vector<std::string> Runc::command(std::initializer_list<std::string> args) const {
+  std::vector<std::string> argv = {config_.binary};
+  if (!config_.root.empty()) {
+    argv.push_back("--root");
+    argv.push_back(config_.root);
+  }
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+Status Runc::check(const Result<ProcessOutput>& output, const std::string& what) const {
+  if (!output.ok()) return output.error();
+  if (output->exit_code == 0) return okStatus();
+  std::string message = trim(output->err);
+  if (message.empty()) message = trim(output->out);
+  // runc 1.1: "container does not exist" (state, delete, kill of an unknown id).
+  ErrorCode code = message.find("does not exist") != std::string::npos ? ErrorCode::kNotFound
+                                                                       : ErrorCode::kInternal;
+  return makeError(code,
+                   what + " failed (exit " + std::to_string(output->exit_code) + "): " + message);
+}
+
+Status Runc::create(const std::string& id, const CreateOptions& options) const {
+  char log_template[] = "/tmp/berth-runc-create-XXXXXX";
+  int log_fd = ::mkstemp(log_template);
+  if (log_fd < 0) return errnoError("create runc log file", errno);
+  ::close(log_fd);
+  std::string log_path = log_template;
+  Fd dev_null(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+  std::vector<std::string> argv = {config_.binary};
+  if (!config_.root.empty()) argv.insert(argv.end(), {"--root", config_.root});
+  argv.insert(argv.end(),
+              {"--log", log_path, "--log-format", "json", "create", "--bundle", options.bundle});
+  if (!options.pid_file.empty()) argv.insert(argv.end(), {"--pid-file", options.pid_file});
+  argv.push_back(id);
+  auto output = runProcess(argv, options.stdout_fd >= 0 ? options.stdout_fd : dev_null.get(),
+                           options.stderr_fd >= 0 ? options.stderr_fd : dev_null.get());
+  std::string log_text = readFile(log_path);
+  ::unlink(log_path.c_str());
+  if (!output.ok()) return output.error();
+  if (output->exit_code == 0) return okStatus();
+  std::string message = runcLogErrors(log_text);
+  if (message.empty()) message = "no error in runc's log";
+  ErrorCode code = message.find("already exists") != std::string::npos ? ErrorCode::kAlreadyExists
+                                                                       : ErrorCode::kInternal;
+  return makeError(code, "runc create " + id + " failed (exit " +
+                             std::to_string(output->exit_code) + "): " + message);
+}
+
+Status Runc::start(const std::string& id) const {
+  return check(runProcess(command({"start", id})), "runc start " + id);
+}
+
+Result<RuncState> Runc::state(const std::string& id) const {
+  auto output = runProcess(command({"state", id}));
+  BERTH_RETURN_IF_ERROR(check(output, "runc state " + id));
+  return parseRuncState(output->out);
+}
+
+Status Runc::kill(const std::string& id, int signal, bool all) const {
+  auto argv = all ? command({"kill", "--all", id, std::to_string(signal)})
+                  : command({"kill", id, std::to_string(signal)});
+  return check(runProcess(argv), "runc kill " + id);
+}
+
+Status Runc::remove(const std::string& id, bool force) const {
+  auto argv = force ? command({"delete", "--force", id}) : command({"delete", id});
+  return check(runProcess(argv), "runc delete " + id);
+}
+
+Result<std::vector<RuncState>> Runc::list() const {
+  auto output = runProcess(command({"list", "--format", "json"}));
+  BERTH_RETURN_IF_ERROR(check(output, "runc list"));
+  return parseRuncList(output->out);
+}
+
+}  // namespace berth::runtime

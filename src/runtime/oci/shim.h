@@ -1,0 +1,72 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace berth::runtime {
+
+// A per-container monitor, in the role of containerd-shim: it outlives the
+// agent, is the parent (subreaper) of the container's init process, and
+// leaves the exit status in <state_dir>/exit.json for whichever agent
+// instance asks next.
+struct ShimOptions {
+  std::string id;
+  std::string bundle;
+  std::string state_dir;  // exit.json, init.pid, shim.pid
+  std::string runc_binary = "/usr/sbin/runc";
+  std::string runc_root;
+  std::string stdout_path;  // the container's stdout/stderr files (appended); empty: /dev/null
+  std::string stderr_path;
+  // The container's linux.cgroupsPath, for the OOM check; empty: read it
+  // from the bundle's config.json.
+  std::string cgroups_path;
+  // Where the shim reports "ok <shim pid> <init pid>" or "error <message>"
+  // once the container has started (or failed to); -1: nowhere.
+  int ready_fd = -1;
+};
+
+// What exit.json holds. Field names follow the Kubernetes
+// ContainerStateTerminated they feed.
+struct ExitStatus {
+  int exit_code = 0;  // 128+N when killed by signal N
+  int signal = 0;
+  bool oom_killed = false;
+  std::string reason;  // Completed, Error, OOMKilled, StartError
+  std::string message;
+  std::string started_at;   // RFC 3339 with nanoseconds, UTC
+  std::string finished_at;  // likewise
+  pid_t pid = 0;
+};
+
+std::string exitStatusJson(const ExitStatus& status);
+Result<ExitStatus> parseExitStatus(std::string_view json_text);
+// NotFound until the shim has written <state_dir>/exit.json.
+Result<ExitStatus> readExitStatus(const std::string& state_dir);
+// Exit code and reason for a wait status (kubelet's convention: 128+signal).
+ExitStatus exitStatusFromWait(int wait_status, bool oom_killed);
+
+// The shim itself: setsid, PR_SET_CHILD_SUBREAPER, stdio to /dev/null, runc
+// create + start, wait for the init pid, write exit.json atomically, runc
+// delete. Returns the shim process's exit code (0 once exit.json is written).
+// Meant to run as its own process (`berth shim ...` or startShim's child).
+int runShim(const ShimOptions& options);
+
+// Starts a detached shim and waits until it reports the container started
+// (returns the shim's pid) or failed (the error carries runc's message, and
+// exit.json says StartError). The shim is double-forked so that it is no
+// child of the caller and survives it. With self_exe empty the grandchild
+// calls runShim directly (fine for single-threaded callers such as tests);
+// otherwise it execs `self_exe shim <shimArgs>` — what a multithreaded
+// agent must use, since only async-signal-safe calls are safe after fork.
+Result<pid_t> startShim(const ShimOptions& options, const std::string& self_exe = "");
+
+// The `berth shim` command line for options (without the program and
+// subcommand names), and its parser.
+std::vector<std::string> shimArgs(const ShimOptions& options);
+Result<ShimOptions> parseShimArgs(const std::vector<std::string>& args);
+
+}  // namespace berth::runtime
