@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "agent/pod_status.h"
 #include "api/kinds/access.h"
 
 namespace berth::agent::hollow {
@@ -30,13 +31,6 @@ std::optional<int64_t> annotationInt(const api::Object& pod, const char* key) {
 }
 
 std::string ts(TimePoint t) { return formatRfc3339(t); }
-
-// Go's fmt %s of a []string: [a b c].
-std::string goList(const std::vector<std::string>& names) {
-  std::string out = "[";
-  for (size_t i = 0; i < names.size(); ++i) out += (i ? " " : "") + names[i];
-  return out + "]";
-}
 
 bool isSidecar(const json::object& init_container) {
   return strAt(init_container, {"restartPolicy"}) == "Always";
@@ -177,19 +171,6 @@ json::object initContainerStatus(const api::Object& pod, const ContainerView& c,
   s["ready"] = true;
   s["state"] = terminated(0, t, t, id);
   return s;
-}
-
-json::object condition(const std::string& type, bool status, const std::string& reason = "",
-                       const std::string& message = "") {
-  json::object c{{"type", type}, {"status", status ? "True" : "False"}, {"lastProbeTime", nullptr}};
-  if (!reason.empty()) c["reason"] = reason;
-  if (!message.empty()) c["message"] = message;
-  return c;
-}
-
-bool kubeletOwned(const std::string& type) {
-  return type == "PodReadyToStartContainers" || type == "Initialized" || type == "Ready" ||
-         type == "ContainersReady";
 }
 
 void sortByName(json::array& statuses) {
@@ -349,7 +330,6 @@ json::object buildPodStatus(const api::Object& pod, const PodSim& sim, const std
   json::object status;
   if (const json::object* existing = objAt(pod, {"status"})) status = *existing;
   const std::string phase = sim.phase();
-  const bool terminal = sim.stage == PodStage::kDone;
   status["phase"] = phase;
   status["hostIP"] = host_ip;
   status["hostIPs"] = json::array{json::object{{"ip", host_ip}}};
@@ -365,26 +345,12 @@ json::object buildPodStatus(const api::Object& pod, const PodSim& sim, const std
   bool has_init = !inits.empty();
 
   json::array container_statuses;
-  std::vector<std::string> unready;
-  for (const auto& c : containers) {
-    json::object cs = containerStatus(pod, c, sim, has_init, now, false);
-    if (!api::boolAt(cs, {"ready"}).value_or(false)) unready.push_back(c.name);
-    container_statuses.push_back(std::move(cs));
-  }
+  for (const auto& c : containers)
+    container_statuses.push_back(containerStatus(pod, c, sim, has_init, now, false));
   json::array init_statuses;
-  std::vector<std::string> incomplete;
-  for (const auto& c : inits) {
-    if (isSidecar(*c.spec)) {
-      json::object cs = containerStatus(pod, c, sim, has_init, now, true);
-      if (!api::boolAt(cs, {"ready"}).value_or(false)) unready.push_back(c.name);
-      if (!api::boolAt(cs, {"started"}).value_or(false) && !terminal) incomplete.push_back(c.name);
-      init_statuses.push_back(std::move(cs));
-    } else {
-      json::object cs = initContainerStatus(pod, c, sim);
-      if (sim.stage == PodStage::kStarting) incomplete.push_back(c.name);
-      init_statuses.push_back(std::move(cs));
-    }
-  }
+  for (const auto& c : inits)
+    init_statuses.push_back(isSidecar(*c.spec) ? containerStatus(pod, c, sim, has_init, now, true)
+                                               : initContainerStatus(pod, c, sim));
   sortByName(container_statuses);
   status["containerStatuses"] = std::move(container_statuses);
   if (has_init) {
@@ -395,81 +361,11 @@ json::object buildPodStatus(const api::Object& pod, const PodSim& sim, const std
   }
 
   // Conditions as the kubelet's status generator makes them.
-  std::vector<json::object> owned;
   bool sandbox = sim.stage == PodStage::kStartFailed || sim.stage == PodStage::kRunning ||
                  sim.stage == PodStage::kBackOff;
-  owned.push_back(condition("PodReadyToStartContainers", sandbox));
-  if (terminal && phase == "Succeeded")
-    owned.push_back(condition("Initialized", true, "PodCompleted"));
-  else if (!incomplete.empty())
-    owned.push_back(condition("Initialized", false, "ContainersNotInitialized",
-                              "containers with incomplete status: " + goList(incomplete)));
-  else
-    owned.push_back(condition("Initialized", true));
-
-  json::object containers_ready;
-  if (terminal)
-    containers_ready =
-        condition("ContainersReady", false, phase == "Succeeded" ? "PodCompleted" : "PodFailed");
-  else if (!unready.empty())
-    containers_ready = condition("ContainersReady", false, "ContainersNotReady",
-                                 "containers with unready status: " + goList(unready));
-  else
-    containers_ready = condition("ContainersReady", true);
-
-  json::object ready = containers_ready;
-  ready["type"] = "Ready";
-  if (strAt(containers_ready, {"status"}) == "True") {
-    // Readiness gates: every named condition must be True (set by others).
-    std::vector<std::string> gate_messages;
-    if (const json::array* gates = arrAt(pod, {"spec", "readinessGates"}))
-      for (const auto& g : *gates) {
-        const json::object* go = asObj(&g);
-        if (!go) continue;
-        std::string type = strAt(*go, {"conditionType"});
-        const json::object* found = nullptr;
-        if (const json::array* conds = arrAt(status, {"conditions"}))
-          for (const auto& c : *conds)
-            if (const json::object* co = asObj(&c); co && strAt(*co, {"type"}) == type) found = co;
-        if (!found)
-          gate_messages.push_back("corresponding condition of pod readiness gate \"" + type +
-                                  "\" does not exist.");
-        else if (strAt(*found, {"status"}) != "True")
-          gate_messages.push_back("the status of pod readiness gate \"" + type +
-                                  "\" is not \"True\", but " + strAt(*found, {"status"}));
-      }
-    if (!gate_messages.empty()) {
-      std::string msg;
-      for (size_t i = 0; i < gate_messages.size(); ++i) msg += (i ? ", " : "") + gate_messages[i];
-      ready = condition("Ready", false, "ReadinessGatesNotReady", msg);
-    }
-  }
-  owned.push_back(std::move(ready));
-  owned.push_back(std::move(containers_ready));
-
-  json::array conditions;
-  const json::array* old_conditions = arrAt(status, {"conditions"});
-  for (auto& c : owned) {
-    std::string transition = ts(now);
-    if (old_conditions)
-      for (const auto& o : *old_conditions)
-        if (const json::object* oo = asObj(&o); oo && strAt(*oo, {"type"}) == strAt(c, {"type"}) &&
-                                                strAt(*oo, {"status"}) == strAt(c, {"status"}))
-          transition = strAt(*oo, {"lastTransitionTime"}, transition);
-    // Upstream's field order: type, status, lastProbeTime, lastTransitionTime, reason, message.
-    json::object ordered{{"type", c["type"]},
-                         {"status", c["status"]},
-                         {"lastProbeTime", nullptr},
-                         {"lastTransitionTime", transition}};
-    if (c.contains("reason")) ordered["reason"] = c["reason"];
-    if (c.contains("message")) ordered["message"] = c["message"];
-    conditions.push_back(std::move(ordered));
-  }
-  if (old_conditions)
-    for (const auto& o : *old_conditions)
-      if (const json::object* oo = asObj(&o); oo && !kubeletOwned(strAt(*oo, {"type"})))
-        conditions.push_back(o);
-  status["conditions"] = std::move(conditions);
+  json::array old_conditions;
+  if (const json::array* old = arrAt(status, {"conditions"})) old_conditions = *old;
+  status["conditions"] = podConditions(pod, status, &old_conditions, sandbox, now);
   return status;
 }
 
