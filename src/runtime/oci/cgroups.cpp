@@ -89,6 +89,12 @@ Result<std::vector<MountInfo>> readMountinfo(const std::string& path) {
 CgroupV1 CgroupV1::fromMountinfo(const std::vector<MountInfo>& mounts) {
   std::map<std::string, std::string> controllers;
   for (const auto& m : mounts) {
+    // Hybrid mode: runc (like systemd) also creates every cgroup in the v2
+    // hierarchy mounted beside the v1 ones; runc calls it "unified".
+    if (m.fs_type == "cgroup2") {
+      controllers.emplace("unified", m.mount_point);
+      continue;
+    }
     if (m.fs_type != "cgroup") continue;
     for (const auto& option : split(m.super_options, ',')) {
       if (option.empty() || option == "rw" || option == "ro" || option == "relatime" ||

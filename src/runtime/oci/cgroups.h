@@ -26,7 +26,8 @@ Result<std::vector<MountInfo>> readMountinfo(const std::string& path = "/proc/se
 // becomes <controller mount>/berth/pod1/c under every mounted controller.
 class CgroupV1 {
  public:
-  // controller name ("memory", "cpu", "name=systemd") -> mount point.
+  // controller name ("memory", "cpu", "name=systemd", and "unified" for a
+  // hybrid setup's cgroup2 mount) -> mount point.
   explicit CgroupV1(std::map<std::string, std::string> mounts) : mounts_(std::move(mounts)) {}
   // From mountinfo: each "cgroup" filesystem's super options name its
   // controllers (a co-mounted "cpu,cpuacct" serves both).

@@ -44,7 +44,9 @@ TEST(CgroupsTest, ControllersFromMountinfo) {
   EXPECT_EQ(mounts.count("rw"), 0u);
   EXPECT_EQ(mounts.count("xattr"), 0u);
   EXPECT_EQ(mounts.count("release_agent=/lib/systemd/systemd-cgroups-agent"), 0u);
-  EXPECT_EQ(mounts.size(), 5u);  // cgroup2 is not a v1 hierarchy
+  // Hybrid mode's cgroup2 mount, where runc creates each cgroup too.
+  EXPECT_EQ(mounts.at("unified"), "/sys/fs/cgroup/unified");
+  EXPECT_EQ(mounts.size(), 6u);
   EXPECT_EQ(*cgroups.path("memory", "/berth/pod1/c"), "/sys/fs/cgroup/memory/berth/pod1/c");
   EXPECT_EQ(*cgroups.path("pids", "berth/x/"), "/sys/fs/cgroup/pids/berth/x");
   auto missing = cgroups.path("blkio", "/x");

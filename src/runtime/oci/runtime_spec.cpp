@@ -338,11 +338,14 @@ Result<boost::json::object> buildRuntimeConfig(const ContainerSpec& spec) {
       {"capabilities", json::object{{"bounding", stringArray(caps)},
                                     {"effective", stringArray(caps)},
                                     {"permitted", stringArray(caps)}}},
-      {"rlimits",
-       json::array{json::object{{"type", "RLIMIT_NOFILE"}, {"hard", 1048576}, {"soft", 1048576}}}},
       {"noNewPrivileges", spec.no_new_privileges},
       {"oomScoreAdj", spec.oom_score_adj},
   };
+
+  if (spec.nofile_limit > 0) {
+    process["rlimits"] = json::array{json::object{
+        {"type", "RLIMIT_NOFILE"}, {"hard", spec.nofile_limit}, {"soft", spec.nofile_limit}}};
+  }
 
   // mounts: the defaults (containerd's defaultMounts without /run, plus the
   // CRI plugin's cgroup mount), minus those a caller mount replaces.

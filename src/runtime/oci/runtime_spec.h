@@ -66,6 +66,10 @@ struct ContainerSpec {
   std::vector<std::string> cap_drop;  // likewise
   bool privileged = false;
   int oom_score_adj = 0;
+  // RLIMIT_NOFILE soft and hard limit (containerd's CRI default). Raising it
+  // above the agent's own hard limit needs CAP_SYS_RESOURCE, so an agent
+  // without it must clamp; 0 leaves the rlimit out (inherited from runc).
+  uint64_t nofile_limit = 1048576;
   std::string hostname;  // only applied with a new UTS namespace
 
   // Pod-shared /dev/shm: a host directory (a tmpfs the sandbox owns) bind

@@ -99,6 +99,10 @@ TEST(RuntimeSpecTest, RootAndProcess) {
   EXPECT_EQ(rlimit.at("type").as_string(), "RLIMIT_NOFILE");
   EXPECT_EQ(rlimit.at("hard").to_number<int64_t>(), 1048576);
   EXPECT_EQ(rlimit.at("soft").to_number<int64_t>(), 1048576);
+  spec.nofile_limit = 20000;
+  EXPECT_EQ(build(spec).at("process").at("rlimits").at(0).at("hard").to_number<int64_t>(), 20000);
+  spec.nofile_limit = 0;
+  EXPECT_FALSE(build(spec).at("process").as_object().contains("rlimits"));
 }
 
 TEST(RuntimeSpecTest, DefaultsAreWritableRootAndPrivilegeEscalationAllowed) {

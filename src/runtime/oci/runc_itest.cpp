@@ -1,0 +1,329 @@
+// Integration tests: real runc, real cgroups, a busybox rootfs. They need
+// root, /usr/sbin/runc, /usr/bin/busybox (static) and cgroup v1; they skip
+// with a message otherwise. Every container gets a new, empty network
+// namespace (no interfaces up), so nothing here reaches any network.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "runtime/oci/bundle.h"
+#include "runtime/oci/cgroups.h"
+#include "runtime/oci/runc.h"
+#include "runtime/oci/runtime_spec.h"
+#include "runtime/oci/shim.h"
+#include "runtime/oci/test_util.h"
+
+namespace berth::runtime {
+namespace {
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+constexpr const char* kRunc = "/usr/sbin/runc";
+constexpr const char* kBusybox = "/usr/bin/busybox";
+constexpr auto kDeadline = std::chrono::seconds(60);
+
+// Waits (without polling) until process pid has exited or the deadline
+// passes; true when it exited. pid need not be our child: pidfds work for
+// any process.
+bool waitForExit(pid_t pid, std::chrono::milliseconds deadline = kDeadline) {
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return errno == ESRCH;
+  pollfd p{fd, POLLIN, 0};
+  int ready = ::poll(&p, 1, static_cast<int>(deadline.count()));
+  ::close(fd);
+  return ready == 1;
+}
+
+// Polls cond until it holds or the deadline passes (a deadline, not a timing
+// assertion: the condition is what the test checks).
+template <class Cond>
+bool eventually(Cond cond, std::chrono::milliseconds deadline = kDeadline) {
+  auto end = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return cond();
+}
+
+std::string randomSuffix() {
+  std::random_device rd;
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%08x", rd());
+  return buf;
+}
+
+class RuncIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (runc creates namespaces and cgroups)";
+    if (::access(kRunc, X_OK) != 0) GTEST_SKIP() << "needs runc at " << kRunc;
+    if (::access(kBusybox, X_OK) != 0) GTEST_SKIP() << "needs static busybox at " << kBusybox;
+    if (::access("/sys/fs/cgroup/memory/memory.limit_in_bytes", F_OK) != 0) {
+      GTEST_SKIP() << "needs cgroup v1 with the memory controller at /sys/fs/cgroup/memory";
+    }
+    auto cgroups = CgroupV1::detect();
+    ASSERT_TRUE(cgroups.ok());
+    cgroups_ = std::make_unique<CgroupV1>(*cgroups);
+    cgroup_parent_ = "/berth-itest-" + std::to_string(::getpid()) + "-" + randomSuffix();
+    runc_ = std::make_unique<Runc>(RuncConfig{kRunc, tmp_.path() + "/runc-root"});
+    buildRootfs(tmp_.path() + "/rootfs");
+  }
+
+  // Removes every container, waits for its shim, then the cgroup tree; the
+  // temp dir (bundles, rootfs, runc root) goes with tmp_.
+  void TearDown() override {
+    for (const auto& id : ids_) (void)runc_->remove(id, /*force=*/true);
+    for (pid_t shim : shims_) {
+      if (!waitForExit(shim)) ::kill(shim, SIGKILL);  // our own shim, by pid
+    }
+    if (cgroups_) {
+      bool removed = eventually([&] { return cgroups_->removeTree(cgroup_parent_).ok(); });
+      EXPECT_TRUE(removed) << "cgroup " << cgroup_parent_ << " left behind";
+      for (const auto& [controller, mount_point] : cgroups_->mounts()) {
+        EXPECT_FALSE(fs::exists(mount_point + cgroup_parent_)) << mount_point << cgroup_parent_;
+      }
+    }
+  }
+
+  static void buildRootfs(const std::string& root) {
+    for (const char* dir : {"bin", "etc", "proc", "sys", "dev", "tmp", "home/user"}) {
+      fs::create_directories(root + "/" + dir);
+    }
+    fs::copy_file(kBusybox, root + "/bin/busybox");
+    fs::permissions(root + "/bin/busybox", fs::perms(0755));
+    for (const char* tool : {"sh", "echo", "sleep", "cat", "id", "dd", "tail", "touch", "true"}) {
+      fs::create_symlink("busybox", root + "/bin/" + tool);
+    }
+    testing::writeText(root + "/etc/passwd",
+                       "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n");
+    testing::writeText(root + "/etc/group", "root:x:0:\nuser:x:1000:\n");
+    fs::permissions(root + "/tmp", fs::perms(01777));
+  }
+
+  ContainerSpec spec(std::vector<std::string> args) {
+    ContainerSpec s;
+    s.id = "berth-itest-" + std::to_string(::getpid()) + "-" + std::to_string(next_++) + "-" +
+           randomSuffix();
+    s.rootfs = tmp_.path() + "/rootfs";
+    s.args = std::move(args);
+    s.env = {"PATH=/bin", "HOME=/"};
+    s.hostname = "itest";
+    s.cgroups_path = cgroup_parent_ + "/" + s.id;
+    // Without CAP_SYS_RESOURCE (as in some sandboxes) runc cannot raise
+    // RLIMIT_NOFILE past our own hard limit.
+    rlimit nofile{};
+    ::getrlimit(RLIMIT_NOFILE, &nofile);
+    s.nofile_limit = std::min<uint64_t>(s.nofile_limit, nofile.rlim_max);
+    // network_ns stays kNew: an empty network namespace per container.
+    return s;
+  }
+
+  std::string stateDir(const std::string& id) const { return tmp_.path() + "/state/" + id; }
+  std::string stdoutPath(const std::string& id) const { return stateDir(id) + "/stdout"; }
+  std::string stderrPath(const std::string& id) const { return stateDir(id) + "/stderr"; }
+
+  // Writes the bundle and starts the container under a shim.
+  Result<pid_t> start(const ContainerSpec& s) {
+    auto config = buildRuntimeConfig(s);
+    if (!config.ok()) return config.error();
+    Bundle bundle(tmp_.path() + "/bundles/" + s.id);
+    BERTH_RETURN_IF_ERROR(bundle.write(*config));
+    fs::create_directories(stateDir(s.id));
+    ShimOptions options;
+    options.id = s.id;
+    options.bundle = bundle.dir();
+    options.state_dir = stateDir(s.id);
+    options.runc_binary = kRunc;
+    options.runc_root = runc_->config().root;
+    options.stdout_path = stdoutPath(s.id);
+    options.stderr_path = stderrPath(s.id);
+    ids_.push_back(s.id);
+    auto shim = startShim(options);
+    if (shim.ok()) shims_.push_back(*shim);
+    return shim;
+  }
+
+  // Starts s and waits for its exit status.
+  ExitStatus runToExit(const ContainerSpec& s) {
+    auto shim = start(s);
+    EXPECT_TRUE(shim.ok()) << shim.error().message;
+    if (!shim.ok()) return {};
+    EXPECT_TRUE(waitForExit(*shim)) << "shim for " << s.id << " did not finish";
+    auto status = readExitStatus(stateDir(s.id));
+    EXPECT_TRUE(status.ok()) << status.error().message;
+    return status.ok() ? *status : ExitStatus{};
+  }
+
+  TempDir tmp_;
+  std::unique_ptr<CgroupV1> cgroups_;
+  std::unique_ptr<Runc> runc_;
+  std::string cgroup_parent_;
+  std::vector<std::string> ids_;
+  std::vector<pid_t> shims_;
+  int next_ = 0;
+};
+
+TEST_F(RuncIntegrationTest, StdoutAndExitCode) {
+  auto s = spec({"sh", "-c", "echo hello from berth; echo to stderr >&2; exit 3"});
+  auto status = runToExit(s);
+  EXPECT_EQ(status.exit_code, 3);
+  EXPECT_EQ(status.signal, 0);
+  EXPECT_FALSE(status.oom_killed);
+  EXPECT_EQ(status.reason, "Error");
+  EXPECT_EQ(testing::readText(stdoutPath(s.id)), "hello from berth\n");
+  EXPECT_EQ(testing::readText(stderrPath(s.id)), "to stderr\n");
+  // The shim deleted the container from runc afterwards.
+  auto state = runc_->state(s.id);
+  ASSERT_FALSE(state.ok());
+  EXPECT_EQ(state.error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(RuncIntegrationTest, ResourceLimitsAppearInCgroupWhileRunning) {
+  auto s = spec({"sleep", "1000"});
+  s.memory_limit = 64 << 20;
+  s.pids_limit = 50;
+  s.cpu_quota = 50000;
+  s.cpu_period = 100000;
+  s.cpu_shares = 256;
+  auto shim = start(s);
+  ASSERT_TRUE(shim.ok()) << shim.error().message;
+  auto state = runc_->state(s.id);
+  ASSERT_TRUE(state.ok()) << state.error().message;
+  EXPECT_EQ(state->status, "running");
+  EXPECT_GT(state->pid, 0);
+  EXPECT_EQ(state->bundle, tmp_.path() + "/bundles/" + s.id);
+  EXPECT_FALSE(state->created.empty());
+  auto list = runc_->list();
+  ASSERT_TRUE(list.ok()) << list.error().message;
+  EXPECT_TRUE(
+      std::any_of(list->begin(), list->end(), [&](const RuncState& c) { return c.id == s.id; }));
+
+  EXPECT_EQ(*cgroups_->memoryLimit(s.cgroups_path), 64 << 20);
+  EXPECT_EQ(*cgroups_->pidsMax(s.cgroups_path), 50);
+  EXPECT_EQ(*cgroups_->cpuQuota(s.cgroups_path), 50000);
+  EXPECT_EQ(*cgroups_->cpuShares(s.cgroups_path), 256);
+  auto usage = cgroups_->memoryUsage(s.cgroups_path);
+  ASSERT_TRUE(usage.ok());
+  EXPECT_GT(*usage, 0);
+  EXPECT_EQ(
+      testing::readText(*cgroups_->path("memory", s.cgroups_path) + "/memory.memsw.limit_in_bytes"),
+      std::to_string(64 << 20) + "\n");
+
+  ASSERT_TRUE(runc_->kill(s.id, SIGKILL).ok());
+  ASSERT_TRUE(waitForExit(*shim));
+  auto status = readExitStatus(stateDir(s.id));
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_EQ(status->signal, SIGKILL);
+  EXPECT_EQ(status->exit_code, 137);
+  EXPECT_FALSE(status->oom_killed);
+}
+
+TEST_F(RuncIntegrationTest, SigtermIsRecorded) {
+  // A PID-namespace init ignores signals it has no handler for, so sleep
+  // would survive SIGTERM as pid 1; with the host's PID namespace it is an
+  // ordinary process that SIGTERM ends.
+  auto s = spec({"sleep", "1000"});
+  s.pid_ns = NamespaceSpec::host();
+  auto shim = start(s);
+  ASSERT_TRUE(shim.ok()) << shim.error().message;
+  ASSERT_TRUE(runc_->kill(s.id, SIGTERM).ok());
+  ASSERT_TRUE(waitForExit(*shim));
+  auto status = readExitStatus(stateDir(s.id));
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_EQ(status->signal, SIGTERM);
+  EXPECT_EQ(status->exit_code, 143);
+  EXPECT_FALSE(status->oom_killed);
+}
+
+TEST_F(RuncIntegrationTest, MemoryHogIsOomKilled) {
+  // The shell doubles a string until the 32 MiB limit (swap included) stops it.
+  auto s = spec({"sh", "-c", "x=0123456789abcdef; while true; do x=$x$x; done"});
+  s.memory_limit = 32 << 20;
+  auto status = runToExit(s);
+  EXPECT_TRUE(status.oom_killed);
+  EXPECT_EQ(status.reason, "OOMKilled");
+  EXPECT_EQ(status.signal, SIGKILL);
+  EXPECT_EQ(status.exit_code, 137);
+}
+
+TEST_F(RuncIntegrationTest, ReadonlyRootfsRefusesWrites) {
+  auto s = spec({"sh", "-c", "echo data > /probe"});
+  s.readonly_rootfs = true;
+  auto status = runToExit(s);
+  EXPECT_NE(status.exit_code, 0);
+  EXPECT_NE(testing::readText(stderrPath(s.id)).find("Read-only file system"), std::string::npos)
+      << testing::readText(stderrPath(s.id));
+  EXPECT_FALSE(fs::exists(tmp_.path() + "/rootfs/probe"));
+
+  // The same write succeeds on a writable rootfs (so the refusal above is
+  // the read-only mount's doing).
+  auto writable = spec({"sh", "-c", "echo data > /probe"});
+  EXPECT_EQ(runToExit(writable).exit_code, 0);
+  EXPECT_EQ(testing::readText(tmp_.path() + "/rootfs/probe"), "data\n");
+}
+
+TEST_F(RuncIntegrationTest, RunAsUser) {
+  auto s = spec({"sh", "-c", "id -u; id -g; id -G"});
+  s.uid = 1000;
+  s.gid = 1000;
+  s.additional_gids = {3000};
+  s.no_new_privileges = true;
+  auto status = runToExit(s);
+  EXPECT_EQ(status.exit_code, 0) << testing::readText(stderrPath(s.id));
+  EXPECT_EQ(testing::readText(stdoutPath(s.id)), "1000\n1000\n1000 3000\n");
+}
+
+TEST_F(RuncIntegrationTest, NetworkNamespaceIsEmptyAndHostnameSet) {
+  auto s = spec({"sh", "-c", "cat /proc/net/dev; cat /proc/sys/kernel/hostname"});
+  auto status = runToExit(s);
+  EXPECT_EQ(status.exit_code, 0) << testing::readText(stderrPath(s.id));
+  std::string out = testing::readText(stdoutPath(s.id));
+  EXPECT_NE(out.find("lo:"), std::string::npos) << out;
+  EXPECT_EQ(out.find("eth"), std::string::npos) << out;
+  EXPECT_NE(out.find("itest\n"), std::string::npos) << out;
+}
+
+TEST_F(RuncIntegrationTest, SeccompRuntimeDefaultBlocksUnshare) {
+  // unshare(CLONE_NEWUSER) needs no capability, so only the seccomp profile
+  // (unshare is allowed with CAP_SYS_ADMIN only) stands in its way; chroot
+  // is allowed through CAP_SYS_CHROOT.
+  for (const char* tool : {"unshare", "chroot"}) {
+    fs::create_symlink("busybox", tmp_.path() + "/rootfs/bin/" + tool);
+  }
+  const std::vector<std::string> args = {
+      "sh", "-c", "chroot / true && echo chroot-ok; unshare -U true && echo unshare-ok; true"};
+  auto confined = spec(args);
+  EXPECT_EQ(runToExit(confined).exit_code, 0);
+  EXPECT_EQ(testing::readText(stdoutPath(confined.id)), "chroot-ok\n")
+      << testing::readText(stderrPath(confined.id));
+
+  auto unconfined = spec(args);
+  unconfined.seccomp = SeccompMode::kUnconfined;
+  EXPECT_EQ(runToExit(unconfined).exit_code, 0);
+  EXPECT_EQ(testing::readText(stdoutPath(unconfined.id)), "chroot-ok\nunshare-ok\n")
+      << testing::readText(stderrPath(unconfined.id));
+}
+
+TEST_F(RuncIntegrationTest, CreateFailureCarriesRuncMessage) {
+  auto s = spec({"/bin/does-not-exist"});
+  auto shim = start(s);
+  ASSERT_FALSE(shim.ok());
+  EXPECT_NE(shim.error().message.find("does-not-exist"), std::string::npos) << shim.error().message;
+  auto status = readExitStatus(stateDir(s.id));
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_EQ(status->reason, "StartError");
+}
+
+}  // namespace
+}  // namespace berth::runtime
