@@ -27,23 +27,6 @@ uint64_t fnv(const std::string& s, uint64_t seed) {
   return h;
 }
 
-struct ConditionText {
-  const char* type;
-  const char* true_reason;
-  const char* true_message;
-  const char* false_reason;
-  const char* false_message;
-};
-// pkg/kubelet/nodestatus/setters.go.
-constexpr ConditionText kConditions[4] = {
-    {"MemoryPressure", "KubeletHasInsufficientMemory", "kubelet has insufficient memory available",
-     "KubeletHasSufficientMemory", "kubelet has sufficient memory available"},
-    {"DiskPressure", "KubeletHasDiskPressure", "kubelet has disk pressure",
-     "KubeletHasNoDiskPressure", "kubelet has no disk pressure"},
-    {"PIDPressure", "KubeletHasInsufficientPID", "kubelet has insufficient PID available",
-     "KubeletHasSufficientPID", "kubelet has sufficient PID available"},
-    {"Ready", "KubeletReady", "kubelet is posting ready status", "KubeletNotReady", ""},
-};
 }  // namespace
 
 std::string ipv4(uint32_t addr) {
@@ -62,36 +45,6 @@ NodeIdentity makeNodeIdentity(const std::string& prefix, int index,
   id.pod_base = kPodCidrBase + (static_cast<uint32_t>(index % kPodCidrBlocks) << 8);
   id.pod_cidr = ipv4(id.pod_base) + "/24";
   return id;
-}
-
-void NodeConditions::reset(TimePoint now) {
-  transition_.fill(now);
-  initialized_ = false;
-}
-
-json::array NodeConditions::update(const NodeHealth& health, TimePoint now) {
-  const std::array<bool, 4> status = {health.memory_pressure, health.disk_pressure,
-                                      health.pid_pressure, health.ready};
-  json::array out;
-  for (size_t i = 0; i < 4; ++i) {
-    if (!initialized_) {
-      if (transition_[i] == TimePoint{}) transition_[i] = now;
-    } else if (status_[i] != status[i]) {
-      transition_[i] = now;
-    }
-    status_[i] = status[i];
-    const ConditionText& t = kConditions[i];
-    std::string message = status[i] ? t.true_message : t.false_message;
-    if (i == 3 && !status[i]) message = health.not_ready_message;
-    out.push_back(json::object{{"type", t.type},
-                               {"status", status[i] ? "True" : "False"},
-                               {"lastHeartbeatTime", formatRfc3339(now)},
-                               {"lastTransitionTime", formatRfc3339(transition_[i])},
-                               {"reason", status[i] ? t.true_reason : t.false_reason},
-                               {"message", message}});
-  }
-  initialized_ = true;
-  return out;
 }
 
 api::Object nodeObject(const NodeIdentity& id,
@@ -145,20 +98,6 @@ json::object nodeStatus(const NodeIdentity& id, const NodeResources& res, json::
                                 {"operatingSystem", "linux"},
                                 {"architecture", "amd64"}}},
   };
-}
-
-api::Object leaseObject(const std::string& node_name, const std::string& node_uid,
-                        int lease_duration_seconds, TimePoint renew) {
-  json::object metadata{{"name", node_name}, {"namespace", kNodeLeaseNamespace}};
-  if (!node_uid.empty())
-    metadata["ownerReferences"] = json::array{json::object{
-        {"apiVersion", "v1"}, {"kind", "Node"}, {"name", node_name}, {"uid", node_uid}}};
-  return api::Object{{"apiVersion", "coordination.k8s.io/v1"},
-                     {"kind", "Lease"},
-                     {"metadata", std::move(metadata)},
-                     {"spec", json::object{{"holderIdentity", node_name},
-                                           {"leaseDurationSeconds", lease_duration_seconds},
-                                           {"renewTime", formatRfc3339Micro(renew)}}}};
 }
 
 }  // namespace berth::agent::hollow

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/node/node_api.h"
 #include "api/kind.h"
 #include "api/object.h"
 #include "common/clock.h"
@@ -21,8 +22,12 @@
 namespace berth::agent::hollow {
 
 using TimePoint = std::chrono::system_clock::time_point;
+// Shared with real nodes (agent/node/node_api.h).
+using node::kNodeLeaseNamespace;
+using node::leaseObject;
+using node::NodeConditions;
+using node::NodeHealth;
 
-inline constexpr char kNodeLeaseNamespace[] = "kube-node-lease";
 inline constexpr char kHollowKubeletVersion[] = "v1.32.2-berth-hollow";
 inline constexpr char kHollowRuntimeVersion[] = "hollow://1";
 // Marks a node as hollow, so tests and benchmarks can select them.
@@ -50,31 +55,6 @@ NodeIdentity makeNodeIdentity(const std::string& prefix, int index,
                               const std::vector<std::string>& zones, const std::string& region);
 std::string ipv4(uint32_t addr);
 
-// What the node reports about itself, changed by failure injection.
-struct NodeHealth {
-  bool ready = true;
-  std::string not_ready_message = "container runtime is down";
-  bool memory_pressure = false;
-  bool disk_pressure = false;
-  bool pid_pressure = false;
-};
-
-// The kubelet's conditions with their transition times; update() moves a
-// transition time when a condition's status changes.
-class NodeConditions {
- public:
-  // All conditions start (and restart, after a blackout) at `now`.
-  void reset(TimePoint now);
-  // Conditions for `health` at `now` (lastHeartbeatTime = now), in the
-  // kubelet's order: MemoryPressure, DiskPressure, PIDPressure, Ready.
-  boost::json::array update(const NodeHealth& health, TimePoint now);
-
- private:
-  std::array<bool, 4> status_{};
-  std::array<TimePoint, 4> transition_{};
-  bool initialized_ = false;
-};
-
 // The Node as registered (metadata and spec; status comes separately, since
 // the API server drops status on create).
 api::Object nodeObject(const NodeIdentity& id,
@@ -82,9 +62,5 @@ api::Object nodeObject(const NodeIdentity& id,
 // The full status: capacity, allocatable, conditions, addresses, nodeInfo.
 boost::json::object nodeStatus(const NodeIdentity& id, const NodeResources& res,
                                boost::json::array conditions);
-
-// The node's Lease, owned by its Node (so it goes when the Node does).
-api::Object leaseObject(const std::string& node_name, const std::string& node_uid,
-                        int lease_duration_seconds, TimePoint renew);
 
 }  // namespace berth::agent::hollow
