@@ -315,6 +315,48 @@ TEST_F(RuncIntegrationTest, SeccompRuntimeDefaultBlocksUnshare) {
       << testing::readText(stderrPath(unconfined.id));
 }
 
+TEST_F(RuncIntegrationTest, ContainerJoinsSandboxNamespaces) {
+  // The pod sandbox: a long-running container owning new network, IPC and
+  // UTS namespaces; an app container joins them by /proc/<pid>/ns path.
+  auto sandbox = spec({"sleep", "1000"});
+  sandbox.hostname = "pod-host";
+  auto sandbox_shim = start(sandbox);
+  ASSERT_TRUE(sandbox_shim.ok()) << sandbox_shim.error().message;
+  auto state = runc_->state(sandbox.id);
+  ASSERT_TRUE(state.ok()) << state.error().message;
+  std::string ns_dir = "/proc/" + std::to_string(state->pid) + "/ns/";
+
+  fs::create_symlink("busybox", tmp_.path() + "/rootfs/bin/readlink");
+  fs::create_symlink("busybox", tmp_.path() + "/rootfs/bin/hostname");
+  auto app = spec({"sh", "-c", "readlink /proc/self/ns/net; readlink /proc/self/ns/ipc; hostname"});
+  app.network_ns = NamespaceSpec::join(ns_dir + "net");
+  app.ipc_ns = NamespaceSpec::join(ns_dir + "ipc");
+  app.uts_ns = NamespaceSpec::join(ns_dir + "uts");
+  auto status = runToExit(app);
+  EXPECT_EQ(status.exit_code, 0) << testing::readText(stderrPath(app.id));
+  std::string expected = fs::read_symlink(ns_dir + "net").string() + "\n" +
+                         fs::read_symlink(ns_dir + "ipc").string() + "\npod-host\n";
+  EXPECT_EQ(testing::readText(stdoutPath(app.id)), expected);
+  EXPECT_NE(fs::read_symlink(ns_dir + "net"), fs::read_symlink("/proc/self/ns/net"));
+}
+
+TEST_F(RuncIntegrationTest, BindMountsReadOnlyAndReadWrite) {
+  std::string ro_dir = tmp_.path() + "/vol-ro", rw_dir = tmp_.path() + "/vol-rw";
+  fs::create_directories(ro_dir);
+  fs::create_directories(rw_dir);
+  testing::writeText(ro_dir + "/config", "from host\n");
+  auto s = spec({"sh", "-c",
+                 "cat /etc/app/config; echo x > /etc/app/new || echo ro-refused; "
+                 "echo written > /data/out; echo tmp > /scratch/t && echo tmpfs-ok"});
+  s.binds = {{ro_dir, "/etc/app", true, ""}, {rw_dir, "/data", false, ""}};
+  s.tmpfs = {{"/scratch", 1 << 20, "1777"}};
+  auto status = runToExit(s);
+  EXPECT_EQ(status.exit_code, 0) << testing::readText(stderrPath(s.id));
+  EXPECT_EQ(testing::readText(stdoutPath(s.id)), "from host\nro-refused\ntmpfs-ok\n");
+  EXPECT_EQ(testing::readText(rw_dir + "/out"), "written\n");
+  EXPECT_FALSE(fs::exists(ro_dir + "/new"));
+}
+
 TEST_F(RuncIntegrationTest, CreateFailureCarriesRuncMessage) {
   auto s = spec({"/bin/does-not-exist"});
   auto shim = start(s);
