@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -176,6 +177,18 @@ int runShim(const ShimOptions& options) {
   if (null_fd >= 0) {
     for (int fd = 0; fd < 3; ++fd) ::dup2(null_fd, fd);
     if (null_fd > 2) ::close(null_fd);
+  }
+  // Nothing else of the caller's may reach runc and the container: close
+  // every other descriptor, and keep the report pipe (inherited without
+  // FD_CLOEXEC across `berth shim`'s exec) out of runc's children, or the
+  // container's init would hold it open and startShim would wait for the
+  // container to exit.
+  if (options.ready_fd > 2) {
+    ::syscall(SYS_close_range, 3U, static_cast<unsigned>(options.ready_fd - 1), 0U);
+    ::syscall(SYS_close_range, static_cast<unsigned>(options.ready_fd + 1), ~0U, 0U);
+    ::fcntl(options.ready_fd, F_SETFD, FD_CLOEXEC);
+  } else {
+    ::syscall(SYS_close_range, 3U, ~0U, 0U);
   }
   (void)writeFileAtomic(options.state_dir + "/shim.pid", std::to_string(::getpid()));
 

@@ -15,6 +15,25 @@ namespace berth::runtime {
 namespace {
 using testing::TempDir;
 
+// The exec path of startShim runs `<self_exe> shim <flags>`. This test
+// binary plays berth there, the way Go tests re-exec themselves as a helper
+// process: when started as "<test binary> shim ...", it becomes the shim
+// before gtest ever runs.
+[[maybe_unused]] const bool kActsAsShim = [] {
+  std::string cmdline = testing::readText("/proc/self/cmdline");
+  std::vector<std::string> argv;
+  size_t start = 0;
+  while (start < cmdline.size()) {
+    size_t end = cmdline.find('\0', start);
+    if (end == std::string::npos) end = cmdline.size();
+    argv.push_back(cmdline.substr(start, end - start));
+    start = end + 1;
+  }
+  if (argv.size() < 2 || argv[1] != "shim") return false;
+  auto options = parseShimArgs(std::vector<std::string>(argv.begin() + 2, argv.end()));
+  ::_exit(options.ok() ? runShim(*options) : 2);
+}();
+
 // Blocks until process pid (not necessarily our child) has exited: a pidfd
 // becomes readable then. No sleeping, no polling loop.
 void waitForExit(pid_t pid) {
@@ -135,6 +154,19 @@ TEST_F(ShimFakeRuncTest, RecordsExitCodeAndDeletes) {
   std::string calls = testing::readText(tmp_.path() + "/calls");
   EXPECT_NE(calls.find("start c1\n"), std::string::npos);
   EXPECT_NE(calls.find("delete --force c1\n"), std::string::npos);
+  EXPECT_EQ(testing::readText(stateDir() + "/shim.pid"), std::to_string(*shim));
+}
+
+TEST_F(ShimFakeRuncTest, ExecPathRunsShimSubcommand) {
+  testing::writeText(bundle() + "/code", "5");
+  std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  auto shim = startShim(options(), self);
+  ASSERT_TRUE(shim.ok()) << shim.error().message;
+  waitForExit(*shim);
+  auto status = readExitStatus(stateDir());
+  ASSERT_TRUE(status.ok()) << status.error().message;
+  EXPECT_EQ(status->exit_code, 5);
+  EXPECT_EQ(testing::readText(tmp_.path() + "/stdout"), "init output\n");
   EXPECT_EQ(testing::readText(stateDir() + "/shim.pid"), std::to_string(*shim));
 }
 
