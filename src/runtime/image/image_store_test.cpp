@@ -463,6 +463,82 @@ TEST_F(ImageStoreTest, ConcurrentPreparesUnpackASharedLayerOnce) {
   EXPECT_EQ(countEntries(root_ / "tmp"), 0u);
 }
 
+TEST_F(ImageStoreTest, RetagFreesTheOldImage) {
+  Layer v1 = makeLayer({file("v", "1")}), v2 = makeLayer({file("v", "2")});
+  std::string c1 = makeConfig({v1}), c2 = makeConfig({v2});
+  ASSERT_TRUE(
+      store_->importArchive(importBytes(makeDockerArchive({{{"app:latest"}, {v1}, c1}}), "1.tar"))
+          .ok());
+  ASSERT_TRUE(store_->prepare("app").ok());
+  ASSERT_TRUE(
+      store_->importArchive(importBytes(makeDockerArchive({{{"app:latest"}, {v2}, c2}}), "2.tar"))
+          .ok());
+  ASSERT_EQ(store_->list().size(), 1u);
+  EXPECT_EQ(store_->find("app")->config, Digest::of(c2));
+  EXPECT_FALSE(store_->hasBlob(Digest::of(v1.blob)));
+  EXPECT_FALSE(store_->hasBlob(Digest::of(c1)));
+  EXPECT_FALSE(fsutil::exists(root_ / "layers/" + v1.diff_id.hex()));
+  auto r = store_->prepare("app");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(slurp(r->lowerdirs[0] + "/v"), "2");
+}
+
+TEST_F(ImageStoreTest, DockerArchiveWithSymlinkedLayer) {
+  // Older `docker save` writes a layer shared by two images once and a symlink for the second.
+  Layer base = baseLayer(), top = makeLayer({file("t", "top")});
+  std::string c1 = makeConfig({base}), c2 = makeConfig({base, top});
+  std::string base_path = "aaaa/layer.tar", link_path = "bbbb/layer.tar",
+              top_path = "cccc/layer.tar";
+  json::array manifest{json::object{{"Config", "c1.json"},
+                                    {"RepoTags", json::array{"one:1"}},
+                                    {"Layers", json::array{base_path}}},
+                       json::object{{"Config", "c2.json"},
+                                    {"RepoTags", json::array{"two:1"}},
+                                    {"Layers", json::array{link_path, top_path}}}};
+  std::string archive =
+      makeTar({file("c1.json", c1), file("c2.json", c2), dir("aaaa"), file(base_path, base.blob),
+               dir("bbbb"), symlink(link_path, "../" + base_path), file(top_path, top.blob),
+               file("manifest.json", json::serialize(manifest))});
+  auto imported = store_->importArchive(importBytes(archive));
+  ASSERT_TRUE(imported.ok()) << imported.error().message;
+  ASSERT_EQ(imported->size(), 2u);
+  EXPECT_EQ((*imported)[1].layers[0], Digest::of(base.blob));
+  auto r = store_->prepare("two:1");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(slurp(r->lowerdirs[1] + "/bin/sh"), "#!shell");
+}
+
+TEST_F(ImageStoreTest, TwoStoresOnOneRootSeeEachOther) {
+  // The agent and `berth image` open the same root in different processes.
+  auto other = openStore(root_.path());
+  ASSERT_TRUE(other);
+  Layer l = makeLayer({file("f", "1")});
+  ASSERT_TRUE(
+      other->importArchive(importBytes(makeDockerArchive({{{"shared:1"}, {l}, makeConfig({l})}})))
+          .ok());
+  ASSERT_TRUE(store_->find("shared:1").ok());
+  auto r = store_->prepare("shared:1");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(slurp(r->lowerdirs[0] + "/f"), "1");
+  ASSERT_TRUE(other->remove("shared:1").ok());
+  EXPECT_EQ(store_->find("shared:1").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store_->list().size(), 0u);
+}
+
+TEST_F(ImageStoreTest, AbsoluteSymlinkTargetsAreKeptAsData) {
+  // A symlink may point anywhere; only writing through it is refused.
+  Layer l =
+      makeLayer({dir("etc"), symlink("etc/mtab", "/proc/self/mounts"), symlink("etc/up", "../..")});
+  ASSERT_TRUE(
+      store_->importArchive(importBytes(makeDockerArchive({{{"links:1"}, {l}, makeConfig({l})}})))
+          .ok());
+  auto r = store_->prepare("links:1");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  char link[64] = {};
+  ASSERT_GT(::readlink((r->lowerdirs[0] + "/etc/mtab").c_str(), link, sizeof link - 1), 0);
+  EXPECT_STREQ(link, "/proc/self/mounts");
+}
+
 TEST_F(ImageStoreTest, NotAnImageArchive) {
   auto r = store_->importArchive(importBytes(makeArchive({{"hello.txt", "hi"}})));
   ASSERT_FALSE(r.ok());
