@@ -130,16 +130,22 @@ ImageStore::~ImageStore() {
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
-Result<std::unique_ptr<ImageStore>> ImageStore::open(const std::string& root_dir) {
-  std::unique_ptr<ImageStore> store(new ImageStore(root_dir));
+Result<std::unique_ptr<ImageStore>> ImageStore::open(const std::string& root) {
   for (const char* sub : {"/blobs/sha256", "/layers", "/tmp"}) {
-    BERTH_RETURN_IF_ERROR(fsutil::mkdirs(root_dir + sub));
+    BERTH_RETURN_IF_ERROR(fsutil::mkdirs(root + sub));
   }
+  // Absolute and without symlinks: lowerdirs go into mount options, and the
+  // layer unpacker refuses paths through symlinks.
+  std::error_code ec;
+  std::string root_dir = fs::canonical(root, ec).string();
+  if (ec)
+    return makeError(ErrorCode::kInternal,
+                     "resolve image store root " + root + ": " + ec.message());
+  std::unique_ptr<ImageStore> store(new ImageStore(root_dir));
   store->lock_fd_ = ::open((root_dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (store->lock_fd_ < 0) return fsutil::errnoError("open", root_dir + "/lock", errno);
   // Temp files are named <kind>-<pid>-<random>: those of dead processes are
   // leftovers of a crash.
-  std::error_code ec;
   for (const auto& e : fs::directory_iterator(root_dir + "/tmp", ec)) {
     std::string n = e.path().filename().string();
     size_t dash = n.find('-');
