@@ -1,0 +1,33 @@
+#pragma once
+
+// Running a helper program (runc, CNI plugins) and collecting its output:
+// no shell and no PATH lookup (argv[0] is a path), stdin from a string (or
+// /dev/null), stdout/stderr captured or sent to given descriptors, an
+// optional environment, default signal dispositions in the child. Waits
+// for exactly this child.
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace berth {
+
+struct SubprocessOptions {
+  std::string stdin_data;        // written to the child's stdin, then closed
+  std::vector<std::string> env;  // KEY=VALUE; empty: the caller's environment
+  bool replace_env = false;      // true: exactly `env` (else appended to ours)
+  int stdout_fd = -1;            // >= 0: the child's stdout goes there
+  int stderr_fd = -1;
+};
+
+struct SubprocessResult {
+  int exit_code = 0;  // 128+N when killed by signal N
+  std::string out;    // captured stdout (when not redirected)
+  std::string err;    // captured stderr (when not redirected)
+};
+
+Result<SubprocessResult> runSubprocess(const std::vector<std::string>& argv,
+                                       const SubprocessOptions& options = {});
+
+}  // namespace berth
