@@ -13,6 +13,7 @@
 #include "bench/cluster_bench.h"
 #include "bench/scheduler_bench.h"
 #include "cmd/agent_cmd.h"
+#include "cmd/image_cmd.h"
 #include "common/log.h"
 #include "server/cluster_server.h"
 
@@ -29,6 +30,7 @@ int usage() {
       "               [--large-cluster-size-threshold 50] [--unhealthy-zone-threshold 0.55]\n"
       "               [--scheduler-strategy least|most] [-v]\n"
       "  berth agent --hollow N --server URL --token T [flags]   (berth agent --help)\n"
+      "  berth image [--root DIR] import|pack|ls|rm ...            (berth image)\n"
       "  berth bench api [flags]         (berth bench api --help)\n"
       "  berth bench scheduler [flags]   (berth bench scheduler --help)\n"
       "  berth bench cluster [flags]     (berth bench cluster --help)\n");
@@ -92,6 +94,10 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   if (cmd == "server") return runServer(args);
   else if (cmd == "agent") return berth::cmd::runAgent(args);
+  else if (cmd == "image")
+    return berth::cmd::runImage(args, defaultDataDir() + "/images");
+  else if (cmd == "shim")
+    return berth::cmd::runShimCommand(args);
   else if (cmd == "bench" && !args.empty() && args[0] == "api") return berth::bench::runApiBench(args);
   else if (cmd == "bench" && !args.empty() && args[0] == "scheduler") return berth::bench::runSchedulerBench(args);
   else if (cmd == "bench" && !args.empty() && args[0] == "cluster") return berth::bench::runClusterBench(args);

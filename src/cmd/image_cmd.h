@@ -1,0 +1,15 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace berth::cmd {
+
+// `berth image [--root DIR] import|pack|ls|rm ...`: the node's image store
+// (runtime/image). Returns the process exit code.
+int runImage(const std::vector<std::string>& args, const std::string& default_root);
+
+// `berth shim ...`: the per-container monitor the agent starts (runtime/oci/shim).
+int runShimCommand(const std::vector<std::string>& args);
+
+}  // namespace berth::cmd
