@@ -13,6 +13,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/subprocess.h"
+
 extern char** environ;
 
 namespace berth::runtime {
@@ -77,72 +79,11 @@ Result<RuncState> stateFromJson(const json::value& value) {
 
 Result<ProcessOutput> runProcess(const std::vector<std::string>& argv, int stdout_fd,
                                  int stderr_fd) {
-  if (argv.empty()) return makeError(ErrorCode::kInvalid, "empty command");
-  Fd dev_null(::open("/dev/null", O_RDWR | O_CLOEXEC));
-  if (dev_null.get() < 0) return errnoError("open /dev/null", errno);
-  int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
-  if (stdout_fd < 0 && ::pipe2(out_pipe, O_CLOEXEC) != 0) return errnoError("pipe", errno);
-  Fd out_read(out_pipe[0]), out_write(out_pipe[1]);
-  if (stderr_fd < 0 && ::pipe2(err_pipe, O_CLOEXEC) != 0) return errnoError("pipe", errno);
-  Fd err_read(err_pipe[0]), err_write(err_pipe[1]);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, dev_null.get(), 0);
-  posix_spawn_file_actions_adddup2(&actions, stdout_fd >= 0 ? stdout_fd : out_write.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions, stderr_fd >= 0 ? stderr_fd : err_write.get(), 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  // The child starts with default signal dispositions and an empty mask,
-  // whatever the caller (a shim ignoring SIGPIPE, say) has set.
-  sigset_t all, none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-
-  std::vector<char*> args;
-  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, argv[0].c_str(), &actions, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) return errnoError("spawn " + argv[0], rc);
-  out_write.reset();
-  err_write.reset();
-
-  ProcessOutput output;
-  // Drain both pipes together so neither can fill up and stall the child.
-  while (out_read.get() >= 0 || err_read.get() >= 0) {
-    pollfd fds[2];
-    int n = 0;
-    if (out_read.get() >= 0) fds[n++] = {out_read.get(), POLLIN, 0};
-    if (err_read.get() >= 0) fds[n++] = {err_read.get(), POLLIN, 0};
-    if (::poll(fds, n, -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    for (int i = 0; i < n; ++i) {
-      if (fds[i].revents == 0) continue;
-      char buf[4096];
-      ssize_t got = ::read(fds[i].fd, buf, sizeof(buf));
-      if (got < 0 && errno == EINTR) continue;
-      bool is_out = fds[i].fd == out_read.get();
-      if (got <= 0) {
-        (is_out ? out_read : err_read).reset();
-      } else {
-        (is_out ? output.out : output.err).append(buf, static_cast<size_t>(got));
-      }
-    }
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return errnoError("wait for " + argv[0], errno);
-  }
-  output.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return output;
+  SubprocessOptions options;
+  options.stdout_fd = stdout_fd;
+  options.stderr_fd = stderr_fd;
+  BERTH_ASSIGN_OR_RETURN(auto r, runSubprocess(argv, options));
+  return ProcessOutput{r.exit_code, std::move(r.out), std::move(r.err)};
 }
 
 Result<RuncState> parseRuncState(std::string_view json_text) {
