@@ -11,7 +11,7 @@ packages=(
   libssl-dev libsqlite3-dev libyaml-dev zlib1g-dev libjemalloc-dev
   libarchive-dev libcurl4-openssl-dev
   # container runtime
-  runc busybox-static
+  runc busybox-static containernetworking-plugins
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   python3-kubernetes python3-yaml openssl curl jq procps iproute2
