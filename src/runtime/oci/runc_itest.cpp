@@ -14,8 +14,10 @@
 #include <chrono>
 #include <filesystem>
 #include <random>
+#include <sstream>
 #include <thread>
 
+#include "runtime/logs/cri_log.h"
 #include "runtime/oci/bundle.h"
 #include "runtime/oci/cgroups.h"
 #include "runtime/oci/runc.h"
@@ -134,7 +136,7 @@ class RuncIntegrationTest : public ::testing::Test {
   std::string stderrPath(const std::string& id) const { return stateDir(id) + "/stderr"; }
 
   // Writes the bundle and starts the container under a shim.
-  Result<pid_t> start(const ContainerSpec& s) {
+  Result<pid_t> start(const ContainerSpec& s, bool cri_log = false) {
     auto config = buildRuntimeConfig(s);
     if (!config.ok()) return config.error();
     Bundle bundle(tmp_.path() + "/bundles/" + s.id);
@@ -146,8 +148,12 @@ class RuncIntegrationTest : public ::testing::Test {
     options.state_dir = stateDir(s.id);
     options.runc_binary = kRunc;
     options.runc_root = runc_->config().root;
-    options.stdout_path = stdoutPath(s.id);
-    options.stderr_path = stderrPath(s.id);
+    if (cri_log) {
+      options.log_path = stateDir(s.id) + "/0.log";
+    } else {
+      options.stdout_path = stdoutPath(s.id);
+      options.stderr_path = stderrPath(s.id);
+    }
     ids_.push_back(s.id);
     auto shim = startShim(options);
     if (shim.ok()) shims_.push_back(*shim);
@@ -155,8 +161,8 @@ class RuncIntegrationTest : public ::testing::Test {
   }
 
   // Starts s and waits for its exit status.
-  ExitStatus runToExit(const ContainerSpec& s) {
-    auto shim = start(s);
+  ExitStatus runToExit(const ContainerSpec& s, bool cri_log = false) {
+    auto shim = start(s, cri_log);
     EXPECT_TRUE(shim.ok()) << shim.error().message;
     if (!shim.ok()) return {};
     EXPECT_TRUE(waitForExit(*shim)) << "shim for " << s.id << " did not finish";
@@ -187,6 +193,41 @@ TEST_F(RuncIntegrationTest, StdoutAndExitCode) {
   auto state = runc_->state(s.id);
   ASSERT_FALSE(state.ok());
   EXPECT_EQ(state.error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(RuncIntegrationTest, OutputGoesToACriLogThroughTheShim) {
+  auto s = spec({"sh", "-c", "echo line one; printf oops >&2; seq 1 2000; exit 0"});
+  auto status = runToExit(s, /*cri_log=*/true);
+  EXPECT_EQ(status.exit_code, 0);
+  const std::string log = stateDir(s.id) + "/0.log";
+  std::string stdout_text, stderr_text;
+  std::istringstream lines(testing::readText(log));
+  std::string line;
+  int records = 0;
+  while (std::getline(lines, line)) {
+    CriLogRecord r;
+    ASSERT_TRUE(parseCriLogLine(line, &r)) << line;
+    ++records;
+    (r.stream == LogStream::kStdout ? stdout_text : stderr_text) +=
+        std::string(r.content) + (r.partial ? "" : "\n");
+  }
+  std::string want = "line one\n";
+  for (int i = 1; i <= 2000; ++i) want += std::to_string(i) + "\n";
+  EXPECT_EQ(stdout_text, want);
+  EXPECT_EQ(stderr_text, "oops");  // a partial record: no newline came
+  EXPECT_EQ(records, 2002);
+  // kubectl logs reads it back with both streams interleaved.
+  std::string read;
+  ASSERT_TRUE(readCriLog(
+                  log, {},
+                  [&](std::string_view c) {
+                    read.append(c);
+                    return true;
+                  },
+                  nullptr)
+                  .ok());
+  EXPECT_NE(read.find("oops"), std::string::npos);
+  EXPECT_EQ(read.size(), want.size() + 4);
 }
 
 TEST_F(RuncIntegrationTest, ResourceLimitsAppearInCgroupWhileRunning) {

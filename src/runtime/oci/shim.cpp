@@ -1,6 +1,7 @@
 #include "runtime/oci/shim.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -8,13 +9,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
+#include <thread>
 
+#include "runtime/logs/cri_log.h"
 #include "runtime/oci/bundle.h"
 #include "runtime/oci/cgroups.h"
 #include "runtime/oci/runc.h"
@@ -167,6 +172,107 @@ ExitStatus exitStatusFromWait(int wait_status, bool oom_killed) {
   return status;
 }
 
+namespace {
+
+// Copies the container's stdout and stderr pipes into a CRI log on a thread
+// of the shim. After the init process exited, what is still buffered is
+// read; processes the container left behind may hold the pipes open, so
+// copying stops after a short grace instead of waiting for their EOF.
+class LogPump {
+ public:
+  explicit LogPump(const ShimOptions& options)
+      : writer_(options.log_path, CriLogWriterOptions{options.log_max_bytes, options.log_max_files},
+                RealClock::instance()) {}
+  ~LogPump() { finish(); }
+
+  // The write ends for runc (closed by the caller once runc has them).
+  Status open(int* out_fd, int* err_fd) {
+    BERTH_RETURN_IF_ERROR(writer_.open());
+    int out[2], err[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) return makeError(ErrorCode::kInternal, "pipe failed");
+    if (::pipe2(err, O_CLOEXEC) != 0) {
+      ::close(out[0]);
+      ::close(out[1]);
+      return makeError(ErrorCode::kInternal, "pipe failed");
+    }
+    read_fds_[0] = out[0];
+    read_fds_[1] = err[0];
+    *out_fd = out[1];
+    *err_fd = err[1];
+    return okStatus();
+  }
+
+  void start() {
+    thread_ = std::thread([this] { run(); });
+  }
+
+  void finish() {
+    if (!thread_.joinable()) {
+      closeReads();
+      return;
+    }
+    stopping_ = true;
+    thread_.join();
+    closeReads();
+  }
+
+ private:
+  void run() {
+    constexpr int kGraceMs = 2000;
+    int waited_ms = 0;
+    char buf[16 * 1024];
+    while (read_fds_[0] >= 0 || read_fds_[1] >= 0) {
+      pollfd fds[2];
+      int n = 0, which[2];
+      for (int i = 0; i < 2; ++i)
+        if (read_fds_[i] >= 0) {
+          which[n] = i;
+          fds[n++] = {read_fds_[i], POLLIN, 0};
+        }
+      int ready = ::poll(fds, n, 100);
+      if (ready == 0) {
+        if (stopping_ && (waited_ms += 100) >= kGraceMs) break;
+        continue;
+      }
+      if (ready < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      for (int k = 0; k < n; ++k) {
+        if (fds[k].revents == 0) continue;
+        int i = which[k];
+        ssize_t got = ::read(read_fds_[i], buf, sizeof buf);
+        if (got < 0 && errno == EINTR) continue;
+        LogStream stream = i == 0 ? LogStream::kStdout : LogStream::kStderr;
+        if (got <= 0) {
+          (void)writer_.close(stream);
+          ::close(read_fds_[i]);
+          read_fds_[i] = -1;
+        } else {
+          (void)writer_.write(stream, std::string_view(buf, static_cast<size_t>(got)));
+        }
+      }
+    }
+    (void)writer_.close(LogStream::kStdout);
+    (void)writer_.close(LogStream::kStderr);
+  }
+
+  void closeReads() {
+    for (int& fd : read_fds_)
+      if (fd >= 0) {
+        ::close(fd);
+        fd = -1;
+      }
+  }
+
+  CriLogWriter writer_;
+  int read_fds_[2] = {-1, -1};
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
 int runShim(const ShimOptions& options) {
   ::setsid();  // fails harmlessly when already a session leader
   ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -193,9 +299,17 @@ int runShim(const ShimOptions& options) {
   (void)writeFileAtomic(options.state_dir + "/shim.pid", std::to_string(::getpid()));
 
   Runc runc(RuncConfig{options.runc_binary, options.runc_root});
-  int out_fd = openOutput(options.stdout_path);
-  int err_fd =
-      options.stderr_path == options.stdout_path ? ::dup(out_fd) : openOutput(options.stderr_path);
+  int out_fd = -1, err_fd = -1;
+  std::unique_ptr<LogPump> pump;
+  if (!options.log_path.empty()) {
+    pump = std::make_unique<LogPump>(options);
+    Status opened = pump->open(&out_fd, &err_fd);
+    if (!opened.ok()) return failStart(options, runc, opened.error().message);
+  } else {
+    out_fd = openOutput(options.stdout_path);
+    err_fd = options.stderr_path == options.stdout_path ? ::dup(out_fd)
+                                                        : openOutput(options.stderr_path);
+  }
   if (out_fd < 0 || err_fd < 0) {
     return failStart(options, runc, "open container output: " + std::string(std::strerror(errno)));
   }
@@ -204,6 +318,8 @@ int runShim(const ShimOptions& options) {
   auto created = runc.create(options.id, create);
   ::close(out_fd);
   ::close(err_fd);
+  // The container holds the pipes' write ends now; copying starts.
+  if (pump) pump->start();
   if (!created.ok()) return failStart(options, runc, created.error().message);
   pid_t init_pid = static_cast<pid_t>(std::atoi(readFile(pid_file).c_str()));
   if (init_pid <= 0) return failStart(options, runc, "runc wrote no init pid to " + pid_file);
@@ -236,6 +352,8 @@ int runShim(const ShimOptions& options) {
       reaped = true;
     }
   }
+  // What the container wrote before it exited reaches the log first.
+  if (pump) pump->finish();
   std::string cgroups_path = cgroupsPathOf(options);
   ExitStatus status = exitStatusFromWait(wait_status, oomKilled(cgroups_path, wait_status));
   status.started_at = started_at;
@@ -306,15 +424,30 @@ Result<pid_t> startShim(const ShimOptions& options, const std::string& self_exe)
 }
 
 std::vector<std::string> shimArgs(const ShimOptions& options) {
-  return {"--id",           options.id,
-          "--bundle",       options.bundle,
-          "--state-dir",    options.state_dir,
-          "--runc",         options.runc_binary,
-          "--runc-root",    options.runc_root,
-          "--stdout",       options.stdout_path,
-          "--stderr",       options.stderr_path,
-          "--cgroups-path", options.cgroups_path,
-          "--ready-fd",     std::to_string(options.ready_fd)};
+  return {"--id",
+          options.id,
+          "--bundle",
+          options.bundle,
+          "--state-dir",
+          options.state_dir,
+          "--runc",
+          options.runc_binary,
+          "--runc-root",
+          options.runc_root,
+          "--stdout",
+          options.stdout_path,
+          "--stderr",
+          options.stderr_path,
+          "--cgroups-path",
+          options.cgroups_path,
+          "--log-path",
+          options.log_path,
+          "--log-max-bytes",
+          std::to_string(options.log_max_bytes),
+          "--log-max-files",
+          std::to_string(options.log_max_files),
+          "--ready-fd",
+          std::to_string(options.ready_fd)};
 }
 
 Result<ShimOptions> parseShimArgs(const std::vector<std::string>& args) {
@@ -341,6 +474,12 @@ Result<ShimOptions> parseShimArgs(const std::vector<std::string>& args) {
       options.stderr_path = value;
     } else if (flag == "--cgroups-path") {
       options.cgroups_path = value;
+    } else if (flag == "--log-path") {
+      options.log_path = value;
+    } else if (flag == "--log-max-bytes") {
+      options.log_max_bytes = std::strtoull(value.c_str(), nullptr, 10);
+    } else if (flag == "--log-max-files") {
+      options.log_max_files = std::atoi(value.c_str());
     } else if (flag == "--ready-fd") {
       options.ready_fd = std::atoi(value.c_str());
     } else {

@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,12 @@ struct ShimOptions {
   std::string runc_root;
   std::string stdout_path;  // the container's stdout/stderr files (appended); empty: /dev/null
   std::string stderr_path;
+  // Instead of raw files: both streams through pipes into one CRI-format
+  // log (runtime/logs/cri_log.h), rotated at log_max_bytes / log_max_files,
+  // as containerd's shim and the kubelet's log manager keep them.
+  std::string log_path;
+  uint64_t log_max_bytes = 10 << 20;
+  int log_max_files = 5;
   // The container's linux.cgroupsPath, for the OOM check; empty: read it
   // from the bundle's config.json.
   std::string cgroups_path;

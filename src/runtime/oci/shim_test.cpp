@@ -95,6 +95,9 @@ TEST(ShimArgsTest, RoundTrip) {
   options.stderr_path = "/l/err";
   options.cgroups_path = "/berth/pod1/c1";
   options.ready_fd = 7;
+  options.log_path = "/l/0.log";
+  options.log_max_bytes = 1234;
+  options.log_max_files = 3;
   auto parsed = parseShimArgs(shimArgs(options));
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   EXPECT_EQ(parsed->id, "c1");
@@ -105,6 +108,9 @@ TEST(ShimArgsTest, RoundTrip) {
   EXPECT_EQ(parsed->stderr_path, "/l/err");
   EXPECT_EQ(parsed->cgroups_path, "/berth/pod1/c1");
   EXPECT_EQ(parsed->ready_fd, 7);
+  EXPECT_EQ(parsed->log_path, "/l/0.log");
+  EXPECT_EQ(parsed->log_max_bytes, 1234u);
+  EXPECT_EQ(parsed->log_max_files, 3);
   EXPECT_EQ(parseShimArgs({"--id", "x"}).error().code, ErrorCode::kInvalid);
   EXPECT_EQ(parseShimArgs({"--bogus", "x"}).error().code, ErrorCode::kInvalid);
   EXPECT_EQ(parseShimArgs({"--id"}).error().code, ErrorCode::kInvalid);
