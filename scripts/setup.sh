@@ -15,6 +15,8 @@ packages=(
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   python3-kubernetes python3-yaml openssl curl jq procps iproute2
+  # image pull integration tests: a local registry, a pusher, htpasswd (bcrypt)
+  docker-registry skopeo apache2-utils
 )
 
 missing=()

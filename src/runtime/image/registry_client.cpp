@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <mutex>
 
 #include "api/protobuf.h"  // base64Encode / base64Decode
@@ -164,8 +165,12 @@ class CurlBody : public HttpBody {
 
   Error transferError() const {
     std::string detail = errbuf_[0] ? errbuf_ : curl_easy_strerror(result_);
-    if (result_ == CURLE_COULDNT_CONNECT && lower(detail).find("refused") != std::string::npos)
-      detail = "connect: connection refused";
+    long os_errno = 0;
+    curl_easy_getinfo(easy_, CURLINFO_OS_ERRNO, &os_errno);
+    // curl's text hides the reason ("Couldn't connect to server"); the
+    // socket's errno names it, as Go's "connect: connection refused" does.
+    if (result_ == CURLE_COULDNT_CONNECT && os_errno != 0)
+      detail = "connect: " + lower(std::strerror(static_cast<int>(os_errno)));
     return makeError(ErrorCode::kUnavailable,
                      "failed to do request: " + method_ + " \"" + url_ + "\": " + detail);
   }
