@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "api/protobuf.h"
@@ -130,12 +131,18 @@ class PullerITest : public ::testing::Test {
       std::string l = line->out.substr(0, line->out.find('\n'));
       auth_ = new RegistryProcess(*tmp_ / "auth", l);
     }
-    // A two-layer image with a file in each layer.
+    // A three-layer image with a file in each layer.
     image_ = new BuiltImage();
     image_->layers.push_back(makeLayer(
         {dir("bin"), file("bin/tool", "#!/bin/sh\necho tool\n", 0755)}, Compression::kGzip));
     image_->layers.push_back(makeLayer(
         {dir("etc"), file("etc/message", "pulled from a registry\n")}, Compression::kGzip));
+    // 3 MiB that gzip cannot shrink: more than the transport buffers, so the
+    // body is paused and resumed while writeBlob streams it.
+    std::mt19937_64 rng(42);
+    std::string noise(3 << 20, '\0');
+    for (auto& c : noise) c = static_cast<char>(rng());
+    image_->layers.push_back(makeLayer({file("noise.bin", noise)}, Compression::kGzip));
     image_->config = makeConfig(image_->layers, R"({"Cmd":["/bin/tool"],"Env":["A=1"]})");
     image_->manifest = makeOciManifest(image_->config, image_->layers);
     auto entry = descriptor(media::kOciManifest, image_->manifest);
@@ -204,7 +211,7 @@ TEST_F(PullerITest, PullByTagThenPrepare) {
   ASSERT_TRUE(rec.ok()) << rec.error().message;
   EXPECT_EQ(rec->name, ref);
   EXPECT_EQ(rec->config, Digest::of(image_->config));
-  ASSERT_EQ(rec->layers.size(), 2u);
+  ASSERT_EQ(rec->layers.size(), 3u);
   for (const auto& l : image_->layers) {
     const auto& p = last.at(Digest::of(l.blob));
     EXPECT_TRUE(p.finished);
@@ -213,15 +220,15 @@ TEST_F(PullerITest, PullByTagThenPrepare) {
   auto rootfs = store_->prepare(ref);
   ASSERT_TRUE(rootfs.ok()) << rootfs.error().message;
   EXPECT_EQ(rootfs->config.cmd, std::vector<std::string>{"/bin/tool"});
-  ASSERT_EQ(rootfs->lowerdirs.size(), 2u);
-  std::ifstream msg(rootfs->lowerdirs[0] + "/etc/message");  // topmost layer first
+  ASSERT_EQ(rootfs->lowerdirs.size(), 3u);
+  std::ifstream msg(rootfs->lowerdirs[1] + "/etc/message");  // topmost layer first
   std::string text((std::istreambuf_iterator<char>(msg)), {});
   EXPECT_EQ(text, "pulled from a registry\n");
 
   // Pulled again: nothing is downloaded.
   int cached = 0;
   ASSERT_TRUE(puller.pull(ref, no_creds_, [&](const PullProgress& p) { cached += p.cached; }).ok());
-  EXPECT_EQ(cached, 3);
+  EXPECT_EQ(cached, 4);
 }
 
 TEST_F(PullerITest, PullByDigest) {
