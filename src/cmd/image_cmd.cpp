@@ -1,8 +1,12 @@
 #include "cmd/image_cmd.h"
 
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 #include "runtime/image/image_store.h"
+#include "runtime/image/puller.h"
+#include "runtime/image/registry_client.h"
 #include "runtime/oci/shim.h"
 
 namespace berth::cmd {
@@ -10,14 +14,17 @@ namespace berth::cmd {
 namespace {
 
 int imageUsage() {
-  std::fprintf(stderr,
-               "usage:\n"
-               "  berth image [--root DIR] import FILE [--name NAME]   docker-archive or "
-               "oci-archive (.tar, .tar.gz)\n"
-               "  berth image [--root DIR] pack DIR --tag NAME [--entrypoint PATH] [--env K=V]...\n"
-               "                                [--workdir DIR] [--user U] [-- CMD ARG...]\n"
-               "  berth image [--root DIR] ls\n"
-               "  berth image [--root DIR] rm REF...\n");
+  std::fprintf(
+      stderr,
+      "usage:\n"
+      "  berth image [--root DIR] import FILE [--name NAME]   docker-archive or "
+      "oci-archive (.tar, .tar.gz)\n"
+      "  berth image [--root DIR] pack DIR --tag NAME [--entrypoint PATH] [--env K=V]...\n"
+      "                                [--workdir DIR] [--user U] [-- CMD ARG...]\n"
+      "  berth image [--root DIR] pull REF [--insecure-registry HOST:PORT]... [--creds USER:PASS]\n"
+      "                                [--docker-config FILE]\n"
+      "  berth image [--root DIR] ls\n"
+      "  berth image [--root DIR] rm REF...\n");
   return 2;
 }
 
@@ -104,6 +111,58 @@ int runImage(const std::vector<std::string>& args_in, const std::string& default
     auto packed = (*store)->pack(dir, tag, o);
     if (!packed.ok()) return fail(packed.error());
     printRecord(*packed);
+    return 0;
+  }
+  if (verb == "pull" && !args.empty()) {
+    runtime::RegistryOptions options;
+    runtime::DockerKeyring keyring;
+    std::string creds;
+    for (size_t i = 1; i < args.size(); ++i) {
+      if (i + 1 >= args.size()) return imageUsage();
+      const std::string& flag = args[i];
+      const std::string& value = args[++i];
+      if (flag == "--insecure-registry") {
+        options.insecure_registries.push_back(value);
+      } else if (flag == "--creds") {
+        creds = value;
+      } else if (flag == "--docker-config") {
+        std::ifstream in(value);
+        std::stringstream text;
+        text << in.rdbuf();
+        if (!in) return fail(makeError(ErrorCode::kInvalid, "cannot read " + value));
+        Status added = keyring.addDockerConfigJson(text.str());
+        if (!added.ok()) return fail(added.error());
+      } else {
+        return imageUsage();
+      }
+    }
+    if (!creds.empty()) {
+      auto ref = runtime::parseReference(args[0]);
+      if (!ref.ok()) return fail(ref.error());
+      size_t colon = creds.find(':');
+      keyring.add(ref->domain,
+                  runtime::RegistryAuth{creds.substr(0, colon),
+                                        colon == std::string::npos ? "" : creds.substr(colon + 1)});
+    }
+    runtime::RegistryClient client(options);
+    runtime::Puller puller(**store, client);
+    auto progress = [](const runtime::PullProgress& p) {
+      if (p.kind != runtime::PullProgress::Kind::kLayer) return;
+      std::string id = p.digest.str().substr(7, 12);
+      if (p.cached) {
+        std::printf("%s: already present\n", id.c_str());
+      } else if (p.finished) {
+        std::printf("%s: pull complete (%lld bytes)\n", id.c_str(),
+                    static_cast<long long>(p.total));
+      } else {
+        std::printf("%s: downloading %lld / %lld\n", id.c_str(), static_cast<long long>(p.done),
+                    static_cast<long long>(p.total));
+      }
+      std::fflush(stdout);
+    };
+    auto pulled = puller.pull(args[0], keyring, progress);
+    if (!pulled.ok()) return fail(pulled.error());
+    printRecord(*pulled);
     return 0;
   }
   if (verb == "rm" && !args.empty()) {

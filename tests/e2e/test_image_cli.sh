@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `berth image`: pack a directory into an image, list it, import a
-# docker-archive made by hand, refuse a corrupt one, remove both.
+# docker-archive made by hand, refuse a corrupt one, pull from a local
+# registry on 127.0.0.1, remove them all.
 source "$(dirname "$0")/lib.sh"
 
 ROOT="$E2E_TMP/images"
@@ -43,6 +44,43 @@ run "$BERTH_BIN" image --root "$ROOT" import "$E2E_TMP/bad.tar"
 assert_eq "1" "$RC" "import of garbage fails"
 run "$BERTH_BIN" image --root "$ROOT" ls
 assert_eq "3" "$(printf '%s\n' "$OUT" | wc -l)" "still two images after the failed import"
+
+# Pull from a registry on 127.0.0.1 (Debian's docker-registry), the image
+# pushed there with skopeo from the same docker-archive.
+if [[ -x /usr/bin/docker-registry && -x /usr/bin/skopeo ]]; then
+  REG_PORT=$(e2e_free_port)
+  mkdir -p "$E2E_TMP/registry"
+  cat > "$E2E_TMP/registry.yml" <<YML
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $E2E_TMP/registry
+http:
+  addr: 127.0.0.1:$REG_PORT
+YML
+  /usr/bin/docker-registry serve "$E2E_TMP/registry.yml" > "$E2E_TMP/registry.log" 2>&1 &
+  e2e_track_bg $!
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$REG_PORT/v2/" > /dev/null && break
+    sleep 0.1
+  done
+  run skopeo copy --quiet --dest-tls-verify=false "docker-archive:$E2E_TMP/image.tar" \
+    "docker://127.0.0.1:$REG_PORT/e2e/pushed:3"
+  assert_eq "0" "$RC" "skopeo pushes the image to the local registry"
+  run "$BERTH_BIN" image --root "$ROOT" pull "127.0.0.1:$REG_PORT/e2e/pushed:3"
+  assert_eq "0" "$RC" "pull from the local registry succeeds"
+  assert_contains "$OUT" "127.0.0.1:$REG_PORT/e2e/pushed:3" "pull prints the pulled image"
+  assert_contains "$OUT" "${CFG:0:12}" "the pulled image has the pushed config"
+  run "$BERTH_BIN" image --root "$ROOT" pull "127.0.0.1:$REG_PORT/e2e/missing:1"
+  assert_eq "1" "$RC" "pull of a missing tag fails"
+  assert_contains "$ERR" "not found" "and says not found"
+  run "$BERTH_BIN" image --root "$ROOT" rm "127.0.0.1:$REG_PORT/e2e/pushed:3"
+  assert_eq "0" "$RC" "rm of the pulled image succeeds"
+else
+  fail "docker-registry or skopeo missing (scripts/setup.sh installs them)"
+fi
 
 run "$BERTH_BIN" image --root "$ROOT" rm e2e/busybox:1 e2e/imported:2
 assert_eq "0" "$RC" "rm succeeds"
