@@ -2,7 +2,6 @@
 
 #include <map>
 
-#include "api/protobuf.h"
 #include "common/error.h"
 
 namespace berth::agent {
@@ -15,24 +14,6 @@ namespace {
 bool optionalOf(const Object& ref) {
   const json::value* v = ref.if_contains("optional");
   return v && v->is_bool() && v->as_bool();
-}
-
-// Plain (configMap data) and base64 (binaryData, secret data) entries.
-Result<std::map<std::string, std::string>> entriesOf(const Object& obj, bool secret) {
-  std::map<std::string, std::string> out;
-  if (!secret)
-    if (const Object* data = api::findObject(obj, "data"))
-      for (const auto& [k, v] : *data)
-        if (v.is_string()) out[std::string(k)] = std::string(v.get_string());
-  if (const Object* data = api::findObject(obj, secret ? "data" : "binaryData"))
-    for (const auto& [k, v] : *data) {
-      if (!v.is_string()) continue;
-      std::string decoded;
-      if (!api::base64Decode(v.get_string(), &decoded))
-        return makeError(ErrorCode::kInvalid, "key " + std::string(k) + " is not valid base64");
-      out[std::string(k)] = std::move(decoded);
-    }
-  return out;
 }
 
 }  // namespace
@@ -122,7 +103,7 @@ Result<EnvList> makeEnvironment(const Object& pod, const Object& container,
         return makeError(ErrorCode::kNotFound,
                          (secret ? "secrets \"" : "configmaps \"") + name + "\" not found");
       }
-      BERTH_ASSIGN_OR_RETURN(auto entries, entriesOf(*obj, secret));
+      BERTH_ASSIGN_OR_RETURN(auto entries, volumes::objectEntries(*obj, secret));
       for (auto& [k, v] : entries) {
         std::string var = prefix + k;
         if (!isEnvVarName(var)) continue;  // upstream skips these with an event
@@ -176,7 +157,7 @@ Result<EnvList> makeEnvironment(const Object& pod, const Object& container,
           return makeError(ErrorCode::kNotFound,
                            (secret ? "secrets \"" : "configmaps \"") + obj_name + "\" not found");
         }
-        BERTH_ASSIGN_OR_RETURN(auto entries, entriesOf(*obj, secret));
+        BERTH_ASSIGN_OR_RETURN(auto entries, volumes::objectEntries(*obj, secret));
         auto it = entries.find(key);
         if (it == entries.end()) {
           if (optionalOf(*ref)) continue;

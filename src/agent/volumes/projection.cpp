@@ -122,24 +122,6 @@ Result<Payload> keyedPayload(const Object& source,
   return payload;
 }
 
-Result<std::map<std::string, std::string>> decodedEntries(const Object& obj, const char* b64_field,
-                                                          const char* plain_field) {
-  std::map<std::string, std::string> out;
-  if (plain_field)
-    if (const Object* data = api::findObject(obj, plain_field))
-      for (const auto& [k, v] : *data)
-        if (v.is_string()) out[std::string(k)] = std::string(v.get_string());
-  if (const Object* data = api::findObject(obj, b64_field))
-    for (const auto& [k, v] : *data) {
-      if (!v.is_string()) continue;
-      std::string decoded;
-      if (!api::base64Decode(v.get_string(), &decoded))
-        return makeError(ErrorCode::kInvalid, "key " + std::string(k) + " is not valid base64");
-      out[std::string(k)] = std::move(decoded);
-    }
-  return out;
-}
-
 // Rounds up, treating values within floating-point noise of an integer as
 // that integer (0.001 * 1000 is not quite 1 in binary).
 long double ceilClean(long double x) {
@@ -160,13 +142,30 @@ const Object* findContainer(const Object& pod, const std::string& name) {
 
 }  // namespace
 
+Result<std::map<std::string, std::string>> objectEntries(const Object& obj, bool secret) {
+  std::map<std::string, std::string> out;
+  if (!secret)
+    if (const Object* data = api::findObject(obj, "data"))
+      for (const auto& [k, v] : *data)
+        if (v.is_string()) out[std::string(k)] = std::string(v.get_string());
+  if (const Object* data = api::findObject(obj, secret ? "data" : "binaryData"))
+    for (const auto& [k, v] : *data) {
+      if (!v.is_string()) continue;
+      std::string decoded;
+      if (!api::base64Decode(v.get_string(), &decoded))
+        return makeError(ErrorCode::kInvalid, "key " + std::string(k) + " is not valid base64");
+      out[std::string(k)] = std::move(decoded);
+    }
+  return out;
+}
+
 Result<Payload> configMapPayload(const Object& source, const Object* config_map) {
   if (!config_map) {
     if (optionalOf(source)) return Payload{};
     return makeError(ErrorCode::kNotFound,
                      "configmaps \"" + api::getString(source, "name") + "\" not found");
   }
-  BERTH_ASSIGN_OR_RETURN(auto entries, decodedEntries(*config_map, "binaryData", "data"));
+  BERTH_ASSIGN_OR_RETURN(auto entries, objectEntries(*config_map, false));
   return keyedPayload(source, entries, "configmap references non-existent config key: ");
 }
 
@@ -176,7 +175,7 @@ Result<Payload> secretPayload(const Object& source, const Object* secret) {
     return makeError(ErrorCode::kNotFound,
                      "secrets \"" + api::getString(source, "secretName") + "\" not found");
   }
-  BERTH_ASSIGN_OR_RETURN(auto entries, decodedEntries(*secret, "data", nullptr));
+  BERTH_ASSIGN_OR_RETURN(auto entries, objectEntries(*secret, true));
   return keyedPayload(source, entries, "secret references non-existent secret key: ");
 }
 

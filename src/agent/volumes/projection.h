@@ -7,6 +7,7 @@
 // CollectData, pkg/fieldpath) and projected (pkg/volume/projected).
 
 #include <functional>
+#include <map>
 #include <memory>
 
 #include "agent/volumes/atomic_writer.h"
@@ -28,6 +29,10 @@ struct NodeAllocatable {
   std::string memory = "0";
   std::string ephemeral_storage = "0";
 };
+
+// The entries of a ConfigMap (data, and binaryData decoded) or of a Secret
+// (data decoded); Invalid when a value is not base64.
+Result<std::map<std::string, std::string>> objectEntries(const api::Object& obj, bool secret);
 
 // A ConfigMapVolumeSource / SecretVolumeSource over the object it names
 // (nullptr: not found).
