@@ -1,0 +1,289 @@
+// Integration tests for runc exec: a real busybox container under the shim
+// (as runc_itest.cpp starts them: a unique cgroup parent, a new and empty
+// network namespace), commands exec'd into it. They need root, runc, static
+// busybox and cgroup v1, and skip with a message otherwise.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "runtime/oci/bundle.h"
+#include "runtime/oci/cgroups.h"
+#include "runtime/oci/exec.h"
+#include "runtime/oci/runc.h"
+#include "runtime/oci/runtime_spec.h"
+#include "runtime/oci/shim.h"
+#include "runtime/oci/test_util.h"
+
+// The exec probe lives in the agent library, which this test binary does
+// not link (berth_agent does not depend on berth_runtime yet); its one
+// source file is compiled in here so that the probe runs against real runc.
+#include "agent/probe/exec_prober.cpp"  // NOLINT(bugprone-suspicious-include)
+
+namespace berth::runtime {
+namespace {
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+constexpr const char* kRunc = "/usr/sbin/runc";
+constexpr const char* kBusybox = "/usr/bin/busybox";
+constexpr auto kDeadline = std::chrono::seconds(60);
+
+bool waitForExit(pid_t pid, std::chrono::milliseconds deadline = kDeadline) {
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0) return errno == ESRCH;
+  pollfd p{fd, POLLIN, 0};
+  int ready = ::poll(&p, 1, static_cast<int>(deadline.count()));
+  ::close(fd);
+  return ready == 1;
+}
+
+// Polls cond until it holds or the deadline passes (for cgroup removal,
+// which the kernel finishes asynchronously after the last task exits).
+template <class Cond>
+bool eventually(Cond cond, std::chrono::milliseconds deadline = kDeadline) {
+  auto end = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return cond();
+}
+
+std::string randomSuffix() {
+  std::random_device rd;
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%08x", rd());
+  return buf;
+}
+
+// One long-running busybox container per test, exec'd into.
+class ExecIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (runc creates namespaces and cgroups)";
+    if (::access(kRunc, X_OK) != 0) GTEST_SKIP() << "needs runc at " << kRunc;
+    if (::access(kBusybox, X_OK) != 0) GTEST_SKIP() << "needs static busybox at " << kBusybox;
+    if (::access("/sys/fs/cgroup/memory/memory.limit_in_bytes", F_OK) != 0) {
+      GTEST_SKIP() << "needs cgroup v1 with the memory controller at /sys/fs/cgroup/memory";
+    }
+    auto cgroups = CgroupV1::detect();
+    ASSERT_TRUE(cgroups.ok());
+    cgroups_ = std::make_unique<CgroupV1>(*cgroups);
+    cgroup_parent_ = "/berth-exec-itest-" + std::to_string(::getpid()) + "-" + randomSuffix();
+    runc_ = std::make_unique<Runc>(RuncConfig{kRunc, tmp_.path() + "/runc-root"});
+    buildRootfs(tmp_.path() + "/rootfs");
+    fs::create_directories(tmp_.path() + "/exec-tmp");
+
+    ContainerSpec s;
+    s.id = "berth-exec-itest-" + std::to_string(::getpid()) + "-" + randomSuffix();
+    s.rootfs = tmp_.path() + "/rootfs";
+    s.args = {"sleep", "1000"};
+    s.env = {"PATH=/bin", "HOME=/", "FROM_IMAGE=yes"};
+    s.hostname = "exec-itest";
+    s.cgroups_path = cgroup_parent_ + "/" + s.id;
+    rlimit nofile{};
+    ::getrlimit(RLIMIT_NOFILE, &nofile);
+    s.nofile_limit = std::min<uint64_t>(s.nofile_limit, nofile.rlim_max);
+    id_ = s.id;
+    auto config = buildRuntimeConfig(s);
+    ASSERT_TRUE(config.ok()) << config.error().message;
+    bundle_ = tmp_.path() + "/bundles/" + s.id;
+    ASSERT_TRUE(Bundle(bundle_).write(*config).ok());
+    std::string state_dir = tmp_.path() + "/state/" + s.id;
+    fs::create_directories(state_dir);
+    ShimOptions options;
+    options.id = s.id;
+    options.bundle = bundle_;
+    options.state_dir = state_dir;
+    options.runc_binary = kRunc;
+    options.runc_root = runc_->config().root;
+    started_ = true;  // from here on TearDown removes the container
+    auto shim = startShim(options);
+    ASSERT_TRUE(shim.ok()) << shim.error().message;
+    shim_ = *shim;
+  }
+
+  void TearDown() override {
+    if (started_) (void)runc_->remove(id_, /*force=*/true);
+    if (shim_ > 0 && !waitForExit(shim_)) ::kill(shim_, SIGKILL);  // our own shim, by pid
+    if (cgroups_) {
+      bool removed = eventually([&] { return cgroups_->removeTree(cgroup_parent_).ok(); });
+      EXPECT_TRUE(removed) << "cgroup " << cgroup_parent_ << " left behind";
+    }
+    // Every exec removed its temp files.
+    if (fs::exists(tmp_.path() + "/exec-tmp")) {
+      EXPECT_TRUE(fs::is_empty(tmp_.path() + "/exec-tmp"));
+    }
+  }
+
+  static void buildRootfs(const std::string& root) {
+    for (const char* dir : {"bin", "etc", "proc", "sys", "dev", "tmp", "home/user"}) {
+      fs::create_directories(root + "/" + dir);
+    }
+    fs::copy_file(kBusybox, root + "/bin/busybox");
+    fs::permissions(root + "/bin/busybox", fs::perms(0755));
+    for (const char* tool : {"sh", "echo", "sleep", "cat", "id", "pwd", "true", "false"}) {
+      fs::create_symlink("busybox", root + "/bin/" + tool);
+    }
+    testing::writeText(root + "/etc/passwd",
+                       "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n");
+    testing::writeText(root + "/etc/group", "root:x:0:\nuser:x:1000:\n");
+    fs::permissions(root + "/tmp", fs::perms(01777));
+  }
+
+  ExecOptions options(std::vector<std::string> args) {
+    ExecOptions o;
+    o.args = std::move(args);
+    o.temp_dir = tmp_.path() + "/exec-tmp";
+    return o;
+  }
+
+  ExecResult run(const ExecOptions& o) {
+    auto result = execInContainer(*runc_, id_, o);
+    EXPECT_TRUE(result.ok()) << result.error().message;
+    return result.ok() ? *result : ExecResult{};
+  }
+
+  TempDir tmp_;
+  std::unique_ptr<CgroupV1> cgroups_;
+  std::unique_ptr<Runc> runc_;
+  std::string cgroup_parent_;
+  std::string id_;
+  std::string bundle_;
+  bool started_ = false;
+  pid_t shim_ = 0;
+};
+
+TEST_F(ExecIntegrationTest, EchoPrintsAndExitsZero) {
+  auto result = run(options({"echo", "hi"}));
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "hi\n");
+  EXPECT_EQ(result.err, "");
+  EXPECT_FALSE(result.timed_out);
+}
+
+TEST_F(ExecIntegrationTest, ExitCodeComesBack) {
+  auto result = run(options({"sh", "-c", "echo oops >&2; exit 3"}));
+  EXPECT_EQ(result.exit_code, 3);
+  EXPECT_EQ(result.err, "oops\n");
+}
+
+TEST_F(ExecIntegrationTest, MissingBinaryIs127AndADirectory126) {
+  auto missing = run(options({"foo"}));
+  EXPECT_EQ(missing.exit_code, 127);
+  EXPECT_NE(missing.start_error.find("exec: \"foo\": executable file not found in $PATH"),
+            std::string::npos)
+      << missing.start_error;
+  EXPECT_EQ(missing.err, missing.start_error + "\n");
+
+  auto directory = run(options({"/tmp"}));
+  EXPECT_EQ(directory.exit_code, 126);
+  EXPECT_NE(directory.start_error.find("permission denied"), std::string::npos)
+      << directory.start_error;
+  // The container is unharmed.
+  EXPECT_EQ(run(options({"true"})).exit_code, 0);
+}
+
+TEST_F(ExecIntegrationTest, TimeoutKillsTheCommand) {
+  auto o = options({"sh", "-c", "echo started; exec sleep 5"});
+  o.timeout = std::chrono::milliseconds(200);
+  auto result = run(o);
+  EXPECT_TRUE(result.timed_out);
+  EXPECT_EQ(result.exit_code, 128 + SIGKILL);
+  EXPECT_EQ(result.out, "started\n");
+}
+
+TEST_F(ExecIntegrationTest, RunsAsTheContainersUserOrTheGivenOne) {
+  EXPECT_EQ(run(options({"id", "-u"})).out, "0\n");
+  auto o = options({"sh", "-c", "id -u; id -g"});
+  o.user = ExecUser{1000, 1000, {}};
+  auto result = run(o);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "1000\n1000\n");
+}
+
+TEST_F(ExecIntegrationTest, EnvironmentAndWorkingDirectory) {
+  auto o = options({"sh", "-c", "echo $FROM_IMAGE $EXTRA; pwd"});
+  o.env = {"EXTRA=added"};
+  o.cwd = "/tmp";
+  auto result = run(o);
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out, "yes added\n/tmp\n");
+}
+
+TEST_F(ExecIntegrationTest, OutputIsBounded) {
+  auto o =
+      options({"sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo 0123456789; i=$((i+1)); done"});
+  o.max_output_bytes = 100;
+  auto result = run(o);
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_EQ(result.out.size(), 100u);
+  EXPECT_TRUE(result.out_truncated);
+}
+
+TEST_F(ExecIntegrationTest, StreamingExecPipesStdinThrough) {
+  auto proc = startExec(*runc_, id_, options({"cat"}));
+  ASSERT_TRUE(proc.ok()) << proc.error().message;
+  auto& p = **proc;
+  EXPECT_GT(p.pid(), 0);
+  ASSERT_EQ(::write(p.stdinFd(), "ping\n", 5), 5);
+  p.closeStdin();
+  std::string out;
+  char buf[64];
+  ssize_t n;
+  while ((n = ::read(p.stdoutFd(), buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  EXPECT_EQ(out, "ping\n");
+  auto result = p.wait();
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(result->exit_code, 0);
+}
+
+TEST_F(ExecIntegrationTest, UnknownContainerIsNotFound) {
+  auto o = options({"true"});
+  auto result = execInContainer(*runc_, id_ + "-nope", o);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(ExecIntegrationTest, ExecProbeSucceedsFailsAndTimesOut) {
+  using agent::probe::ExecRun;
+  using agent::probe::ProbeResult;
+  // The runner the agent wires: execInContainer with the probe's timeout
+  // and output bound.
+  agent::probe::ExecRunner runner = [&](const std::vector<std::string>& command,
+                                        std::chrono::milliseconds timeout,
+                                        size_t max_output) -> Result<ExecRun> {
+    auto o = options(command);
+    o.timeout = timeout;
+    o.max_output_bytes = max_output;
+    BERTH_ASSIGN_OR_RETURN(auto r, execInContainer(*runc_, id_, o));
+    return ExecRun{r.exit_code, r.out, r.err, r.timed_out};
+  };
+  auto ok = agent::probe::probeExec(runner, {"sh", "-c", "echo healthy"}, std::chrono::seconds(5));
+  EXPECT_EQ(ok.result, ProbeResult::kSuccess) << ok.output;
+  EXPECT_EQ(ok.output, "healthy\n");
+
+  auto failed = agent::probe::probeExec(runner, {"cat", "/tmp/healthy"}, std::chrono::seconds(5));
+  EXPECT_EQ(failed.result, ProbeResult::kFailure);
+  EXPECT_NE(failed.output.find("/tmp/healthy"), std::string::npos) << failed.output;
+
+  auto missing = agent::probe::probeExec(runner, {"no-such-probe"}, std::chrono::seconds(5));
+  EXPECT_EQ(missing.result, ProbeResult::kFailure);
+  EXPECT_NE(missing.output.find("executable file not found"), std::string::npos) << missing.output;
+
+  auto slow = agent::probe::probeExec(runner, {"sleep", "5"}, std::chrono::milliseconds(200));
+  EXPECT_EQ(slow.result, ProbeResult::kFailure);
+  EXPECT_EQ(slow.output, "command timed out: \"sleep 5\" timed out after 200ms");
+}
+
+}  // namespace
+}  // namespace berth::runtime
