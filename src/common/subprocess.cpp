@@ -90,6 +90,9 @@ Result<SubprocessResult> runSubprocess(const std::vector<std::string>& argv,
   SubprocessResult result;
   size_t written = 0;
   if (options.stdin_data.empty()) in_write.reset();
+  // Non-blocking: a write larger than the pipe's room must not block while
+  // the child waits for us to read its output.
+  if (in_write.get() >= 0) ::fcntl(in_write.get(), F_SETFL, O_NONBLOCK);
   // Feed stdin and drain stdout/stderr together: no pipe can fill and stall.
   while (in_write.get() >= 0 || out_read.get() >= 0 || err_read.get() >= 0) {
     pollfd fds[3];
@@ -106,7 +109,7 @@ Result<SubprocessResult> runSubprocess(const std::vector<std::string>& argv,
       if (fds[i].fd == in_write.get()) {
         ssize_t w = ::write(in_write.get(), options.stdin_data.data() + written,
                             options.stdin_data.size() - written);
-        if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (w <= 0) {
           in_write.reset();  // the child closed its stdin
           continue;

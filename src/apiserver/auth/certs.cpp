@@ -330,30 +330,6 @@ Status verifyCertificate(const std::string& cert_pem, const std::string& ca_pem)
   return okStatus();
 }
 
-Status writeFileAtomic(const std::string& path, const std::string& contents, unsigned mode) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return makeError(ErrorCode::kInternal, "open " + tmp + ": " + std::strerror(errno));
-  // open() honours the umask; private files must end up exactly `mode`.
-  ::fchmod(fd, mode);
-  size_t off = 0;
-  while (off < contents.size()) {
-    ssize_t n = ::write(fd, contents.data() + off, contents.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      return makeError(ErrorCode::kInternal, "write " + tmp + ": " + std::strerror(e));
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0)
-    return makeError(ErrorCode::kInternal, "sync " + tmp + ": " + std::strerror(errno));
-  if (::rename(tmp.c_str(), path.c_str()) != 0)
-    return makeError(ErrorCode::kInternal, "rename " + path + ": " + std::strerror(errno));
-  return okStatus();
-}
-
 namespace {
 
 bool sameSans(const SubjectAltNames& a, const SubjectAltNames& b) {

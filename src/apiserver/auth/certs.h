@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "common/file_util.h"
 #include "common/result.h"
 
 namespace berth::apiserver::auth {
@@ -80,7 +81,7 @@ struct ClusterCredentials {
 Result<ClusterCredentials> ensureClusterCredentials(const std::string& data_dir,
                                                     const SubjectAltNames& sans);
 
-// Writes a file atomically (temp file + rename) with the given mode.
-Status writeFileAtomic(const std::string& path, const std::string& contents, unsigned mode);
+// Writes a file atomically with the given mode (common/file_util.h).
+using berth::writeFileAtomic;
 
 }  // namespace berth::apiserver::auth

@@ -10,6 +10,8 @@
 #include <set>
 #include <utility>
 
+#include "common/file_util.h"
+
 namespace berth::runtime::fsutil {
 
 namespace fs = std::filesystem;
@@ -19,46 +21,10 @@ Error errnoError(std::string_view what, const std::string& path, int err) {
                    std::string(what) + " " + path + ": " + std::strerror(err));
 }
 
-Status fsyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return errnoError("open", dir, errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return errnoError("fsync", dir, err);
-  return okStatus();
-}
+Status fsyncDir(const std::string& dir) { return berth::fsyncDir(dir); }
 
 Status writeFileAtomic(const std::string& path, std::string_view data) {
-  std::string dir = fs::path(path).parent_path().string();
-  std::string tmpl = path + ".tmp-XXXXXX";
-  int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
-  if (fd < 0) return errnoError("create temp file for", path, errno);
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmpl.c_str());
-      return errnoError("write", tmpl, err);
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fchmod(fd, 0644) != 0 || ::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    ::unlink(tmpl.c_str());
-    return errnoError("fsync", tmpl, err);
-  }
-  ::close(fd);
-  if (::rename(tmpl.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmpl.c_str());
-    return errnoError("rename to", path, err);
-  }
-  return fsyncDir(dir.empty() ? "." : dir);
+  return berth::writeFileAtomic(path, data, 0644);
 }
 
 Result<std::string> readFile(const std::string& path, uint64_t max_size) {

@@ -23,44 +23,6 @@ Error ioError(const std::string& what, int err) {
 
 }  // namespace
 
-Status writeFileAtomic(const std::string& path, std::string_view content, int mode) {
-  fs::path target(path);
-  std::string tmp = (target.parent_path() / ("." + target.filename().string() + ".tmp")).string();
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return ioError("open " + tmp, errno);
-  size_t written = 0;
-  while (written < content.size()) {
-    ssize_t n = ::write(fd, content.data() + written, content.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return ioError("write " + tmp, err);
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return ioError("fsync " + tmp, err);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return ioError("rename " + tmp, err);
-  }
-  std::string dir = target.parent_path().empty() ? "." : target.parent_path().string();
-  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
-  return okStatus();
-}
-
 Status Bundle::write(const boost::json::object& config) const {
   std::error_code ec;
   fs::create_directories(dir_, ec);

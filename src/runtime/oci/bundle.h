@@ -3,13 +3,14 @@
 #include <boost/json.hpp>
 #include <string>
 
+#include "common/file_util.h"
 #include "common/result.h"
 
 namespace berth::runtime {
 
 // Writes content to path so that readers see the old file or the new one,
 // never a torn one: a temp file beside it, fsync, rename, fsync of the directory.
-Status writeFileAtomic(const std::string& path, std::string_view content, int mode = 0644);
+using berth::writeFileAtomic;  // common/file_util.h
 
 // An OCI bundle directory: config.json and (usually) rootfs/. The rootfs
 // itself (an overlay mount from the image store) is the caller's business.
