@@ -13,6 +13,7 @@
 
 #include "agent/container_env.h"
 #include "agent/container_spec_builder.h"
+#include "agent/probe/exec_prober.h"
 #include "agent/qos.h"
 #include "agent/sandbox.h"
 #include "agent/volumes/atomic_writer.h"
@@ -20,6 +21,7 @@
 #include "network/netns.h"
 #include "runtime/logs/cri_log.h"
 #include "runtime/oci/cgroups.h"
+#include "runtime/oci/exec.h"
 #include "runtime/pod/container_manager.h"
 
 namespace berth::agent {
@@ -53,7 +55,7 @@ class PodItest : public ::testing::Test {
     std::string src = dir_ + "/src";
     fs::create_directories(src + "/bin");
     fs::copy_file("/usr/bin/busybox", src + "/bin/busybox");
-    for (const char* tool : {"sh", "cat", "hostname", "grep", "env"})
+    for (const char* tool : {"sh", "cat", "hostname", "grep", "env", "sleep"})
       fs::create_symlink("busybox", src + "/bin/" + tool);
     auto store = runtime::ImageStore::open(dir_ + "/images");
     ASSERT_TRUE(store.ok());
@@ -199,6 +201,53 @@ TEST_F(PodItest, APodRunsInItsSandboxWithEnvAndAConfigMapVolume) {
     if (e.path().filename().string().rfind("10.199.8.", 0) == 0) ++allocations;
   EXPECT_EQ(allocations, 0u);
   sandbox_.reset();
+}
+
+TEST_F(PodItest, ExecProbeAgainstARunningContainer) {
+  // The runner the agent wires: execInContainer with the probe's timeout
+  // and output bound, in a container the ContainerManager runs.
+  runtime::ContainerConfig cc;
+  cc.pod_uid = "uid-exec";
+  cc.name = "probed";
+  cc.image = "itest/busybox:1";
+  cc.spec.args = {"sh", "-c", "echo ok > /healthy; exec sleep 100"};
+  cc.spec.env = {"PATH=/bin"};
+  cc.spec.cgroups_path = cgroup_root_ + "/probed";
+  rlimit nofile{};
+  ::getrlimit(RLIMIT_NOFILE, &nofile);
+  cc.spec.nofile_limit = std::min<uint64_t>(cc.spec.nofile_limit, nofile.rlim_max);
+  auto started = manager_->start(cc);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  runtime::Runc runc(
+      runtime::RuncConfig{manager_->config().runc_binary, manager_->config().runc_root});
+  probe::ExecRunner runner = [&](const std::vector<std::string>& command,
+                                 std::chrono::milliseconds timeout,
+                                 size_t max_output) -> Result<probe::ExecRun> {
+    runtime::ExecOptions o;
+    o.args = command;
+    o.timeout = timeout;
+    o.max_output_bytes = max_output;
+    BERTH_ASSIGN_OR_RETURN(auto r, runtime::execInContainer(runc, started->id, o));
+    return probe::ExecRun{r.exit_code, r.out, r.err, r.timed_out};
+  };
+  // The file appears once the shell ran; poll for it (a deadline, not a timing check).
+  probe::ProbeOutcome ok;
+  for (int i = 0; i < 100; ++i) {
+    ok = probe::probeExec(runner, {"cat", "/healthy"}, std::chrono::seconds(5));
+    if (ok.result == probe::ProbeResult::kSuccess) break;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  EXPECT_EQ(ok.result, probe::ProbeResult::kSuccess) << ok.output;
+  EXPECT_EQ(ok.output, "ok\n");
+  auto failed = probe::probeExec(runner, {"cat", "/missing"}, std::chrono::seconds(5));
+  EXPECT_EQ(failed.result, probe::ProbeResult::kFailure);
+  EXPECT_NE(failed.output.find("/missing"), std::string::npos) << failed.output;
+  auto missing = probe::probeExec(runner, {"no-such-probe"}, std::chrono::seconds(5));
+  EXPECT_EQ(missing.result, probe::ProbeResult::kFailure);
+  EXPECT_NE(missing.output.find("executable file not found"), std::string::npos) << missing.output;
+  auto slow = probe::probeExec(runner, {"sleep", "5"}, milliseconds(200));
+  EXPECT_EQ(slow.result, probe::ProbeResult::kFailure);
+  EXPECT_EQ(slow.output, "command timed out: \"sleep 5\" timed out after 200ms");
 }
 
 }  // namespace

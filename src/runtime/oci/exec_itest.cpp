@@ -23,11 +23,6 @@
 #include "runtime/oci/shim.h"
 #include "runtime/oci/test_util.h"
 
-// The exec probe lives in the agent library, which this test binary does
-// not link (berth_agent does not depend on berth_runtime yet); its one
-// source file is compiled in here so that the probe runs against real runc.
-#include "agent/probe/exec_prober.cpp"  // NOLINT(bugprone-suspicious-include)
-
 namespace berth::runtime {
 namespace {
 namespace fs = std::filesystem;
@@ -252,37 +247,6 @@ TEST_F(ExecIntegrationTest, UnknownContainerIsNotFound) {
   auto result = execInContainer(*runc_, id_ + "-nope", o);
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.error().code, ErrorCode::kNotFound);
-}
-
-TEST_F(ExecIntegrationTest, ExecProbeSucceedsFailsAndTimesOut) {
-  using agent::probe::ExecRun;
-  using agent::probe::ProbeResult;
-  // The runner the agent wires: execInContainer with the probe's timeout
-  // and output bound.
-  agent::probe::ExecRunner runner = [&](const std::vector<std::string>& command,
-                                        std::chrono::milliseconds timeout,
-                                        size_t max_output) -> Result<ExecRun> {
-    auto o = options(command);
-    o.timeout = timeout;
-    o.max_output_bytes = max_output;
-    BERTH_ASSIGN_OR_RETURN(auto r, execInContainer(*runc_, id_, o));
-    return ExecRun{r.exit_code, r.out, r.err, r.timed_out};
-  };
-  auto ok = agent::probe::probeExec(runner, {"sh", "-c", "echo healthy"}, std::chrono::seconds(5));
-  EXPECT_EQ(ok.result, ProbeResult::kSuccess) << ok.output;
-  EXPECT_EQ(ok.output, "healthy\n");
-
-  auto failed = agent::probe::probeExec(runner, {"cat", "/tmp/healthy"}, std::chrono::seconds(5));
-  EXPECT_EQ(failed.result, ProbeResult::kFailure);
-  EXPECT_NE(failed.output.find("/tmp/healthy"), std::string::npos) << failed.output;
-
-  auto missing = agent::probe::probeExec(runner, {"no-such-probe"}, std::chrono::seconds(5));
-  EXPECT_EQ(missing.result, ProbeResult::kFailure);
-  EXPECT_NE(missing.output.find("executable file not found"), std::string::npos) << missing.output;
-
-  auto slow = agent::probe::probeExec(runner, {"sleep", "5"}, std::chrono::milliseconds(200));
-  EXPECT_EQ(slow.result, ProbeResult::kFailure);
-  EXPECT_EQ(slow.output, "command timed out: \"sleep 5\" timed out after 200ms");
 }
 
 }  // namespace
