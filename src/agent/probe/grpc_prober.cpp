@@ -14,6 +14,7 @@
 #include <cstring>
 #include <map>
 
+#include "agent/probe/dial.h"
 #include "agent/probe/exec_prober.h"
 
 namespace berth::agent::probe {
@@ -320,17 +321,6 @@ constexpr uint8_t kEndStream = 0x1, kAck = 0x1, kEndHeaders = 0x4, kPadded = 0x8
 constexpr size_t kMaxFrameSize = 16384;  // SETTINGS_MAX_FRAME_SIZE default; we announce no other
 constexpr char kPreface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-int remainingMs(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  return left.count() > 0 ? static_cast<int>(left.count()) : 0;
-}
-
-std::string errnoText(int err) {
-  std::string s = std::strerror(err);
-  if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
-  return s;
-}
-
 std::string frame(uint8_t type, uint8_t flags, uint32_t stream, std::string_view payload) {
   std::string f;
   size_t n = payload.size();
@@ -523,56 +513,6 @@ struct CallResponse {
   std::map<std::string, std::string> trailers;  // trailers (or the trailers-only headers)
   std::string data;
 };
-
-// Opens the TCP connection; -1 with *failure set when it cannot.
-int dial(const std::string& host, int port, Clock::time_point deadline, const std::string& addr,
-         CallFailure* failure) {
-  sockaddr_storage sa{};
-  socklen_t len = 0;
-  auto* a4 = reinterpret_cast<sockaddr_in*>(&sa);
-  auto* a6 = reinterpret_cast<sockaddr_in6*>(&sa);
-  if (inet_pton(AF_INET, host.c_str(), &a4->sin_addr) == 1) {
-    a4->sin_family = AF_INET;
-    a4->sin_port = htons(static_cast<uint16_t>(port));
-    len = sizeof(*a4);
-  } else if (inet_pton(AF_INET6, host.c_str(), &a6->sin6_addr) == 1) {
-    a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons(static_cast<uint16_t>(port));
-    len = sizeof(*a6);
-  } else {
-    // Probes never resolve names.
-    failure->message = "dial tcp " + addr + ": not an IP address";
-    return -1;
-  }
-  int fd = ::socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    failure->message = "socket: " + errnoText(errno);
-    return -1;
-  }
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), len) != 0) {
-    if (errno != EINPROGRESS) {
-      failure->message = "dial tcp " + addr + ": connect: " + errnoText(errno);
-      ::close(fd);
-      return -1;
-    }
-    pollfd p{fd, POLLOUT, 0};
-    int n = ::poll(&p, 1, remainingMs(deadline));
-    int err = 0;
-    socklen_t err_len = sizeof(err);
-    if (n > 0) ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len);
-    if (n == 0) failure->timeout = true;
-    if (n <= 0 || err != 0) {
-      if (!failure->timeout) {
-        failure->message = "dial tcp " + addr + ": connect: " + errnoText(err ? err : errno);
-      }
-      ::close(fd);
-      return -1;
-    }
-  }
-  int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  return fd;
-}
 
 // One Health/Check call on an open connection. False with *failure on any
 // transport, protocol or timeout failure.
@@ -784,7 +724,14 @@ ProbeOutcome probeGrpc(const std::string& host, int port, const std::string& ser
   auto fail = [](std::string text) { return ProbeOutcome{ProbeResult::kFailure, std::move(text)}; };
 
   CallFailure failure;
-  int fd = dial(host, port, deadline, addr, &failure);
+  Dialed dialed = dialTcp(host, port, deadline);
+  int fd = dialed.fd;
+  if (fd >= 0) {
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
+  failure.timeout = dialed.timed_out;
+  failure.message = dialed.error;
   if (fd < 0) {
     if (failure.timeout) {
       return fail("timeout: failed to connect service \"" + addr + "\" within " + within +

@@ -14,70 +14,13 @@
 #include <cstring>
 #include <memory>
 
+#include "agent/probe/dial.h"
+
 namespace berth::agent::probe {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int remainingMs(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  return left.count() > 0 ? static_cast<int>(left.count()) : 0;
-}
-
-// Go's syscall errors read in lower case ("connection refused").
-std::string errnoText(int err) {
-  std::string s = std::strerror(err);
-  if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
-  return s;
-}
-
-std::string hostPort(const std::string& host, int port) {
-  bool v6 = host.find(':') != std::string::npos;
-  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
-
-// Opens a TCP connection by IP address (probes never resolve names: a
-// host that is not an IP literal fails). -1 and *error on failure.
-int dial(const std::string& host, int port, Clock::time_point deadline, std::string* error) {
-  sockaddr_storage addr{};
-  socklen_t len = 0;
-  auto* a4 = reinterpret_cast<sockaddr_in*>(&addr);
-  auto* a6 = reinterpret_cast<sockaddr_in6*>(&addr);
-  if (inet_pton(AF_INET, host.c_str(), &a4->sin_addr) == 1) {
-    a4->sin_family = AF_INET;
-    a4->sin_port = htons(static_cast<uint16_t>(port));
-    len = sizeof(*a4);
-  } else if (inet_pton(AF_INET6, host.c_str(), &a6->sin6_addr) == 1) {
-    a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons(static_cast<uint16_t>(port));
-    len = sizeof(*a6);
-  } else {
-    *error = "dial tcp " + hostPort(host, port) + ": not an IP address";
-    return -1;
-  }
-  int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    *error = std::string("socket: ") + std::strerror(errno);
-    return -1;
-  }
-  auto fail = [&](const std::string& why) {
-    ::close(fd);
-    *error = "dial tcp " + hostPort(host, port) + ": " + why;
-    return -1;
-  };
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
-    if (errno != EINPROGRESS) return fail("connect: " + errnoText(errno));
-    pollfd p{fd, POLLOUT, 0};
-    int n = ::poll(&p, 1, remainingMs(deadline));
-    if (n == 0) return fail("i/o timeout");
-    int err = 0;
-    socklen_t err_len = sizeof(err);
-    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len);
-    if (n < 0 || err != 0) return fail("connect: " + errnoText(err ? err : errno));
-  }
-  return fd;
-}
 
 // A blocking-with-deadline byte stream over a socket, optionally TLS.
 class Conn {
@@ -180,8 +123,12 @@ struct HttpAnswer {
 // One GET; *error set on transport failure.
 bool getOnce(const HttpProbe& p, Clock::time_point deadline, HttpAnswer* answer,
              std::string* error) {
-  int fd = dial(p.host, p.port, deadline, error);
-  if (fd < 0) return false;
+  Dialed dialed = dialTcp(p.host, p.port, deadline);
+  if (dialed.fd < 0) {
+    *error = dialed.error;
+    return false;
+  }
+  int fd = dialed.fd;
   Conn conn(fd, deadline);
   if (p.scheme == "HTTPS" && !conn.startTls(p.host, error)) return false;
   std::string host_header = hostPort(p.host, p.port);
@@ -246,10 +193,9 @@ bool getOnce(const HttpProbe& p, Clock::time_point deadline, HttpAnswer* answer,
 }  // namespace
 
 ProbeOutcome probeTcp(const std::string& host, int port, std::chrono::milliseconds timeout) {
-  std::string error;
-  int fd = dial(host, port, Clock::now() + timeout, &error);
-  if (fd < 0) return {ProbeResult::kFailure, error};
-  ::close(fd);
+  Dialed dialed = dialTcp(host, port, Clock::now() + timeout);
+  if (dialed.fd < 0) return {ProbeResult::kFailure, dialed.error};
+  ::close(dialed.fd);
   return {ProbeResult::kSuccess, ""};
 }
 
