@@ -146,7 +146,11 @@ bool getOnce(const HttpProbe& p, Clock::time_point deadline, HttpAnswer* answer,
   }
   std::string req = "GET " + (p.path.empty() ? std::string("/") : p.path) +
                     " HTTP/1.1\r\nHost: " + host_header + "\r\n" + extra;
-  if (!has_ua) req += std::string("User-Agent: ") + kProbeUserAgent + "\r\n";
+  if (!has_ua) {
+    req += "User-Agent: ";
+    req += kProbeUserAgent;
+    req += "\r\n";
+  }
   if (!has_accept) req += "Accept: */*\r\n";
   req += "Connection: close\r\n\r\n";
   if (!conn.writeAll(req)) {
