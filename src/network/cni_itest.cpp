@@ -38,7 +38,9 @@ class CniItest : public ::testing::Test {
   }
   void TearDown() override {
     for (const auto& p : pods_) (void)deleteNetns(p);
-    if (!lab_.empty()) EXPECT_TRUE(deleteNetns(lab_).ok());
+    if (!lab_.empty()) {
+      EXPECT_TRUE(deleteNetns(lab_).ok());
+    }
     if (!dir_.empty()) fs::remove_all(dir_);
   }
   std::string addPodNetns(const std::string& name) {

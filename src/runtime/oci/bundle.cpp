@@ -15,14 +15,6 @@
 namespace berth::runtime {
 namespace fs = std::filesystem;
 
-namespace {
-
-Error ioError(const std::string& what, int err) {
-  return makeError(ErrorCode::kInternal, what + ": " + std::strerror(err));
-}
-
-}  // namespace
-
 Status Bundle::write(const boost::json::object& config) const {
   std::error_code ec;
   fs::create_directories(dir_, ec);
