@@ -45,6 +45,30 @@ std::optional<RestartBackoff::TimePoint> RestartBackoff::retryAt(const std::stri
   return finished + it->second.backoff;
 }
 
+bool RestartBackoff::inBackoffSinceUpdate(const std::string& key, TimePoint now) const {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(key);
+  if (it == entries_.end() || now - it->second.last_update > 2 * max_) return false;
+  return now - it->second.last_update < it->second.backoff;
+}
+
+void RestartBackoff::next(const std::string& key, TimePoint now) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(key);
+  if (it == entries_.end() || now - it->second.last_update > 2 * max_) {
+    entries_[key] = Entry{initial_, now};
+    return;
+  }
+  it->second.backoff = std::min(it->second.backoff * 2, max_);
+  it->second.last_update = now;
+}
+
+RestartBackoff::Duration RestartBackoff::current(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(key);
+  return it == entries_.end() ? Duration(0) : it->second.backoff;
+}
+
 void RestartBackoff::forget(const std::string& key) {
   std::lock_guard lock(mu_);
   entries_.erase(key);

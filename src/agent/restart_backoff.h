@@ -28,6 +28,13 @@ class RestartBackoff {
   // time), else the message of the CrashLoopBackOff wait.
   std::optional<std::string> check(const std::string& key, const std::string& container,
                                    const std::string& pod_desc, TimePoint finished, TimePoint now);
+  // flowcontrol.Backoff's IsInBackOffSinceUpdate and Next, as image pulls
+  // use them: within the back-off counted from the last failure, and
+  // recording one more failure.
+  bool inBackoffSinceUpdate(const std::string& key, TimePoint now) const;
+  void next(const std::string& key, TimePoint now);
+  Duration current(const std::string& key) const;
+
   // When a container that finished at `finished` may restart (nullopt: now).
   std::optional<TimePoint> retryAt(const std::string& key, TimePoint finished) const;
   void forget(const std::string& key);
