@@ -1,5 +1,9 @@
 #include "agent/container_status.h"
 
+#include <fstream>
+
+#include "runtime/logs/cri_log.h"
+
 namespace berth::agent {
 
 namespace json = boost::json;
@@ -18,6 +22,33 @@ json::object terminated(const Attempt& a) {
 }
 
 }  // namespace
+
+std::string terminationMessage(const std::string& message_file, const std::string& log_path,
+                               const std::string& policy, int exit_code) {
+  constexpr size_t kMaxFileBytes = 4096;
+  constexpr size_t kMaxLogBytes = 2048;
+  std::string message;
+  if (!message_file.empty()) {
+    std::ifstream in(message_file, std::ios::binary);
+    message.resize(kMaxFileBytes);
+    in.read(message.data(), static_cast<std::streamsize>(kMaxFileBytes));
+    message.resize(static_cast<size_t>(in.gcount()));
+  }
+  if (!message.empty() || policy != "FallbackToLogsOnError" || exit_code == 0 || log_path.empty())
+    return message;
+  runtime::LogReadOptions o;
+  o.tail_lines = 80;
+  std::string tail;
+  (void)runtime::readCriLog(
+      log_path, o,
+      [&](std::string_view c) {
+        tail.append(c);
+        return true;
+      },
+      nullptr);
+  if (tail.size() > kMaxLogBytes) tail = tail.substr(tail.size() - kMaxLogBytes);
+  return tail;
+}
 
 std::string containerIdUri(const std::string& id) { return "berth://" + id; }
 

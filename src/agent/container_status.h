@@ -39,6 +39,13 @@ struct ContainerView {
   bool started = false;
 };
 
+// The termination message of an exited container (kubelet
+// getTerminationMessage): the container's termination-log file (at most
+// 4096 bytes); with FallbackToLogsOnError, an empty file and a failed exit,
+// the last 80 lines of its log (at most 2048 bytes).
+std::string terminationMessage(const std::string& message_file, const std::string& log_path,
+                               const std::string& policy, int exit_code);
+
 // "berth://<id>", as containerd's "containerd://<id>".
 std::string containerIdUri(const std::string& id);
 

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "api/kinds/access.h"
+#include "runtime/logs/cri_log.h"
 
 namespace berth::agent {
 namespace {
@@ -67,6 +71,29 @@ TEST(ContainerStatusTest, WaitingRunningTerminatedAndBackOff) {
   auto oom = containerStatus(v);
   EXPECT_EQ(strAt(oom, {"state", "terminated", "reason"}), "OOMKilled");
   EXPECT_EQ(api::intAt(oom, {"state", "terminated", "signal"}).value_or(0), 9);
+}
+
+TEST(ContainerStatusTest, TerminationMessageFromFileOrLogs) {
+  char tmpl[] = "/tmp/berth-term-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  std::string file = dir + "/termination-log", log = dir + "/0.log";
+  FakeClock clock;
+  {
+    runtime::CriLogWriter w(log, {}, clock);
+    ASSERT_TRUE(w.open().ok());
+    for (int i = 0; i < 100; ++i)
+      ASSERT_TRUE(w.write(runtime::LogStream::kStdout, "line " + std::to_string(i) + "\n").ok());
+  }
+  std::ofstream(file) << "";
+  EXPECT_EQ(terminationMessage(file, log, "File", 1), "");
+  EXPECT_EQ(terminationMessage(file, log, "FallbackToLogsOnError", 0), "");
+  std::string fallback = terminationMessage(file, log, "FallbackToLogsOnError", 1);
+  EXPECT_EQ(fallback.substr(0, 8), "line 20\n");  // the last 80 lines
+  EXPECT_EQ(fallback.substr(fallback.size() - 8), "line 99\n");
+  std::ofstream(file) << std::string(5000, 'x');
+  EXPECT_EQ(terminationMessage(file, log, "FallbackToLogsOnError", 1).size(), 4096u);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
