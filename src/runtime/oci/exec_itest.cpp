@@ -18,6 +18,7 @@
 #include "runtime/oci/bundle.h"
 #include "runtime/oci/cgroups.h"
 #include "runtime/oci/exec.h"
+#include "runtime/oci/itest_util.h"
 #include "runtime/oci/runc.h"
 #include "runtime/oci/runtime_spec.h"
 #include "runtime/oci/shim.h"
@@ -28,48 +29,17 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TempDir;
 
-constexpr const char* kRunc = "/usr/sbin/runc";
-constexpr const char* kBusybox = "/usr/bin/busybox";
-constexpr auto kDeadline = std::chrono::seconds(60);
-
-bool waitForExit(pid_t pid, std::chrono::milliseconds deadline = kDeadline) {
-  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (fd < 0) return errno == ESRCH;
-  pollfd p{fd, POLLIN, 0};
-  int ready = ::poll(&p, 1, static_cast<int>(deadline.count()));
-  ::close(fd);
-  return ready == 1;
-}
-
-// Polls cond until it holds or the deadline passes (for cgroup removal,
-// which the kernel finishes asynchronously after the last task exits).
-template <class Cond>
-bool eventually(Cond cond, std::chrono::milliseconds deadline = kDeadline) {
-  auto end = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return cond();
-}
-
-std::string randomSuffix() {
-  std::random_device rd;
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "%08x", rd());
-  return buf;
-}
+using testing::eventually;
+using testing::kBusybox;
+using testing::kRunc;
+using testing::randomSuffix;
+using testing::waitForExit;
 
 // One long-running busybox container per test, exec'd into.
 class ExecIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root (runc creates namespaces and cgroups)";
-    if (::access(kRunc, X_OK) != 0) GTEST_SKIP() << "needs runc at " << kRunc;
-    if (::access(kBusybox, X_OK) != 0) GTEST_SKIP() << "needs static busybox at " << kBusybox;
-    if (::access("/sys/fs/cgroup/memory/memory.limit_in_bytes", F_OK) != 0) {
-      GTEST_SKIP() << "needs cgroup v1 with the memory controller at /sys/fs/cgroup/memory";
-    }
+    if (auto why = testing::runcUnavailable()) GTEST_SKIP() << *why;
     auto cgroups = CgroupV1::detect();
     ASSERT_TRUE(cgroups.ok());
     cgroups_ = std::make_unique<CgroupV1>(*cgroups);
@@ -121,18 +91,9 @@ class ExecIntegrationTest : public ::testing::Test {
   }
 
   static void buildRootfs(const std::string& root) {
-    for (const char* dir : {"bin", "etc", "proc", "sys", "dev", "tmp", "home/user"}) {
-      fs::create_directories(root + "/" + dir);
-    }
-    fs::copy_file(kBusybox, root + "/bin/busybox");
-    fs::permissions(root + "/bin/busybox", fs::perms(0755));
-    for (const char* tool : {"sh", "echo", "sleep", "cat", "id", "pwd", "true", "false"}) {
-      fs::create_symlink("busybox", root + "/bin/" + tool);
-    }
-    testing::writeText(root + "/etc/passwd",
-                       "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n");
-    testing::writeText(root + "/etc/group", "root:x:0:\nuser:x:1000:\n");
-    fs::permissions(root + "/tmp", fs::perms(01777));
+    testing::buildBusyboxRootfs(
+        root, std::initializer_list<const char*>{"sh", "echo", "sleep", "cat", "id", "pwd", "true",
+                                                 "false"});
   }
 
   ExecOptions options(std::vector<std::string> args) {
