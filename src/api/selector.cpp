@@ -139,21 +139,6 @@ std::optional<std::int64_t> parseInt64(std::string_view s) {
   return static_cast<std::int64_t>(n);
 }
 
-const char* opString(SelectorOp op) {
-  switch (op) {
-    case SelectorOp::kIn: return "in";
-    case SelectorOp::kNotIn: return "notin";
-    case SelectorOp::kEquals: return "=";
-    case SelectorOp::kDoubleEquals: return "==";
-    case SelectorOp::kNotEquals: return "!=";
-    case SelectorOp::kExists: return "exists";
-    case SelectorOp::kDoesNotExist: return "!";
-    case SelectorOp::kGreaterThan: return "gt";
-    case SelectorOp::kLessThan: return "lt";
-  }
-  return "";
-}
-
 }  // namespace
 
 std::vector<std::string> labelKeyErrors(std::string_view value) {

@@ -323,8 +323,9 @@ TEST_F(FakeClientTest, WatchFromRevisionReplaysAndHandlersMayWrite) {
     revisions.push_back(ev.revision);
     // A handler writing back into the client: its event is delivered after
     // this call returns, in order.
-    if (ev.type == EventType::kAdded && api::name(*ev.object) == "p4")
+    if (ev.type == EventType::kAdded && api::name(*ev.object) == "p4") {
       ASSERT_TRUE(client_.create(pods_, pod("default", "p5")).ok());
+    }
   });
   ASSERT_TRUE(w.ok());
   EXPECT_EQ(rec.lines, (std::vector<std::string>{"ADDED default/p2", "DELETED default/p1"}));

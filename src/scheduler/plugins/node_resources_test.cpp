@@ -22,8 +22,9 @@ PluginStatus runFilter(Plugin& plugin, const PodInfo& pod, const NodeInfo& node,
   auto& filter = dynamic_cast<FilterPlugin&>(plugin);
   PluginStatus s = filter.filter(state, pod, node);
   FastFilter fast = filter.filterFast(state, pod, node);
-  if (fast != FastFilter::kUnknown)
+  if (fast != FastFilter::kUnknown) {
     EXPECT_EQ(fast == FastFilter::kPass, s.isSuccess()) << "fast path disagrees: " << s.message();
+  }
   if (fast_out) *fast_out = fast;
   return s;
 }
