@@ -1,0 +1,214 @@
+#include "agent/pod_syncer.h"
+
+#include <map>
+
+#include "agent/pod_status.h"
+#include "api/kinds/access.h"
+#include "api/kinds/pod_spec.h"
+#include "api/object.h"
+
+namespace berth::agent {
+
+namespace json = boost::json;
+using api::arrAt;
+using api::asObj;
+using api::intAt;
+using api::objAt;
+using api::strAt;
+
+namespace {
+
+struct History {
+  std::optional<RuntimeContainer> latest, previous;
+};
+
+std::map<std::string, History> byName(const std::vector<RuntimeContainer>& all) {
+  std::map<std::string, History> out;
+  for (const auto& c : all) {
+    History& h = out[c.name];
+    if (!h.latest || c.attempt > h.latest->attempt) {
+      if (h.latest) h.previous = h.latest;
+      h.latest = c;
+    } else if (!h.previous || c.attempt > h.previous->attempt) {
+      h.previous = c;
+    }
+  }
+  return out;
+}
+
+std::vector<const json::object*> containersOf(const api::Object& pod, const char* list) {
+  std::vector<const json::object*> out;
+  if (const json::array* cs = arrAt(pod, {"spec", list}))
+    for (const auto& c : *cs)
+      if (const json::object* o = asObj(&c)) out.push_back(o);
+  return out;
+}
+
+bool shouldRestart(const std::string& policy, const Attempt& exited) {
+  if (policy == "Always") return true;
+  if (policy == "OnFailure") return exited.exit_code != 0;
+  return false;
+}
+
+std::chrono::system_clock::time_point parseTime(const std::string& t,
+                                                std::chrono::system_clock::time_point fallback) {
+  std::chrono::system_clock::time_point out;
+  return parseRfc3339(t, &out) ? out : fallback;
+}
+
+}  // namespace
+
+SyncOutcome PodSyncer::sync(const api::Object& pod) {
+  SyncOutcome out;
+  const auto now = clock_.now();
+  const std::string uid = api::uid(pod);
+  const std::string pod_desc = api::name(pod) + "_" + api::namespaceOf(pod) + "(" + uid + ")";
+  const std::string policy = strAt(pod, {"spec", "restartPolicy"}, "Always");
+  const std::string old_phase = strAt(pod, {"status", "phase"});
+  const bool deleting =
+      objAt(pod, {"metadata"}) && api::metadata(pod)->contains("deletionTimestamp");
+  const bool was_terminal = old_phase == "Succeeded" || old_phase == "Failed";
+  auto event = [&](const char* type, const char* reason, std::string message) {
+    out.events.push_back(ImageEvent{type, reason, std::move(message)});
+  };
+
+  std::string pod_ip;
+  bool sandbox_ready = false;
+  std::map<std::string, ContainerView> views;
+
+  if (deleting) {
+    // SyncTerminatingPod: stop what runs within the grace period, then the sandbox.
+    int64_t grace =
+        intAt(pod, {"metadata", "deletionGracePeriodSeconds"})
+            .value_or(intAt(pod, {"spec", "terminationGracePeriodSeconds"}).value_or(30));
+    for (const auto& c : runtime_.containers(uid)) {
+      if (!c.state.running) continue;
+      event("Normal", "Killing", "Stopping container " + c.name);
+      (void)runtime_.stopContainer(c.state.id, std::chrono::seconds(grace));
+    }
+    (void)runtime_.destroySandbox(pod);
+    out.terminated = true;
+  } else if (!was_terminal) {
+    auto ip = runtime_.ensureSandbox(pod);
+    if (!ip.ok()) {
+      event("Warning", "FailedCreatePodSandBox",
+            "Failed to create pod sandbox: " + ip.error().message);
+      out.resync_at = now + std::chrono::seconds(10);
+    } else {
+      pod_ip = *ip;
+      sandbox_ready = true;
+    }
+  }
+
+  auto history = byName(runtime_.containers(uid));
+  // Starts a container, or says why it waits (back-off).
+  auto run = [&](const json::object& spec, History& h, ContainerView& v) {
+    const std::string name = strAt(spec, {"name"});
+    int attempt = h.latest ? h.latest->attempt + 1 : 0;
+    if (h.latest && !h.latest->state.running) {
+      auto finished = parseTime(h.latest->state.finished_at, now);
+      if (auto msg = backoff_.check(uid + "/" + name, name, pod_desc, finished, now)) {
+        v.waiting_reason = "CrashLoopBackOff";
+        v.waiting_message = *msg;
+        event("Warning", "BackOff",
+              "Back-off restarting failed container " + name + " in pod " + pod_desc);
+        if (auto at = backoff_.retryAt(uid + "/" + name, finished))
+          if (!out.resync_at || *at < *out.resync_at) out.resync_at = *at;
+        return false;
+      }
+    }
+    auto started = runtime_.startContainer(pod, spec, attempt, pod_ip);
+    if (!started.ok()) {
+      v.waiting_reason = "CreateContainerError";
+      v.waiting_message = started.error().message;
+      event("Warning", "Failed", "Error: " + started.error().message);
+      out.resync_at = now + std::chrono::seconds(10);
+      return false;
+    }
+    event("Normal", "Created", "Created container " + name);
+    event("Normal", "Started", "Started container " + name);
+    if (h.latest) h.previous = h.latest;
+    h.latest = *started;
+    v.waiting_reason.clear();
+    v.waiting_message.clear();
+    return true;
+  };
+
+  // Init containers, one at a time; regular containers once they are done.
+  bool init_done = true;
+  for (const json::object* spec : containersOf(pod, "initContainers")) {
+    const std::string name = strAt(*spec, {"name"});
+    History& h = history[name];
+    ContainerView& v = views[name];
+    if (!init_done) {
+      continue;
+    }
+    if (h.latest && h.latest->state.running) {
+      init_done = false;
+      continue;
+    }
+    if (h.latest && h.latest->state.exit_code == 0) continue;  // completed
+    init_done = false;
+    if (!sandbox_ready || deleting || was_terminal) continue;
+    if (h.latest && policy == "Never") continue;  // failed for good: the pod fails
+    run(*spec, h, v);
+  }
+  for (const json::object* spec : containersOf(pod, "containers")) {
+    const std::string name = strAt(*spec, {"name"});
+    History& h = history[name];
+    ContainerView& v = views[name];
+    if (!init_done) {
+      v.waiting_reason = "PodInitializing";
+      continue;
+    }
+    if (!sandbox_ready || deleting || was_terminal) continue;
+    if (!h.latest || (!h.latest->state.running && shouldRestart(policy, h.latest->state)))
+      run(*spec, h, v);
+  }
+
+  // The status that follows.
+  json::object status;
+  if (const json::object* old = objAt(pod, {"status"})) status = *old;
+  auto statusesOf = [&](const char* list) {
+    json::array arr;
+    for (const json::object* spec : containersOf(pod, list)) {
+      const std::string name = strAt(*spec, {"name"});
+      ContainerView& v = views[name];
+      History& h = history[name];
+      v.name = name;
+      v.image = strAt(*spec, {"image"});
+      if (h.latest) v.current = h.latest->state;
+      if (h.previous) v.previous = h.previous->state;
+      v.restart_count = h.latest ? h.latest->attempt : 0;
+      v.ready = h.latest && h.latest->state.running && v.waiting_reason.empty();
+      v.started = v.ready;
+      if (h.latest && std::string(list) == "initContainers" && !h.latest->state.running &&
+          h.latest->state.exit_code == 0)
+        v.ready = true;  // a completed init container counts as ready
+      arr.push_back(containerStatus(v));
+    }
+    return arr;
+  };
+  json::array init_statuses = statusesOf("initContainers");
+  json::array statuses = statusesOf("containers");
+  if (!init_statuses.empty()) status["initContainerStatuses"] = init_statuses;
+  status["containerStatuses"] = statuses;
+  std::string phase = podPhase(pod, &init_statuses, &statuses, deleting);
+  if (was_terminal) phase = old_phase;  // no way out of a terminal phase
+  status["phase"] = phase;
+  status["hostIP"] = node_ip_;
+  status["hostIPs"] = json::array{json::object{{"ip", node_ip_}}};
+  if (!pod_ip.empty()) {
+    status["podIP"] = pod_ip;
+    status["podIPs"] = json::array{json::object{{"ip", pod_ip}}};
+  }
+  if (strAt(status, {"startTime"}).empty()) status["startTime"] = formatRfc3339(now);
+  if (const json::object* spec = objAt(pod, {"spec"})) status["qosClass"] = api::podQosClass(*spec);
+  json::array old_conditions;
+  if (const json::array* old = arrAt(pod, {"status", "conditions"})) old_conditions = *old;
+  status["conditions"] = podConditions(pod, status, &old_conditions, sandbox_ready, now);
+  out.status = std::move(status);
+  return out;
+}
+
+}  // namespace berth::agent
