@@ -13,8 +13,10 @@
 
 #include "agent/container_env.h"
 #include "agent/container_spec_builder.h"
+#include "agent/pod_syncer.h"
 #include "agent/probe/exec_prober.h"
 #include "agent/qos.h"
+#include "agent/real_pod_runtime.h"
 #include "agent/sandbox.h"
 #include "agent/volumes/atomic_writer.h"
 #include "agent/volumes/projection.h"
@@ -248,6 +250,82 @@ TEST_F(PodItest, ExecProbeAgainstARunningContainer) {
   auto slow = probe::probeExec(runner, {"sleep", "5"}, milliseconds(200));
   EXPECT_EQ(slow.result, probe::ProbeResult::kFailure);
   EXPECT_EQ(slow.output, "command timed out: \"sleep 5\" timed out after 200ms");
+}
+
+TEST_F(PodItest, PodSyncerRunsRestartsAndTearsDownARealPod) {
+  api::Object cfg = json::parse(R"({"data": {"mode": "fast"}})").as_object();
+  api::Object secret = json::parse(R"({"data": {"password": "aHVudGVyMg=="}})").as_object();
+  RealPodRuntimeOptions o;
+  o.sandbox = options_;
+  o.cgroup_root = cgroup_root_;
+  o.memory_capacity = 8ll << 30;
+  o.config_maps = [&](const std::string& ns,
+                      const std::string& n) -> Result<std::shared_ptr<const api::Object>> {
+    if (ns == "itest" && n == "cfg") return std::make_shared<const api::Object>(cfg);
+    return std::shared_ptr<const api::Object>();
+  };
+  o.secrets = [&](const std::string& ns,
+                  const std::string& n) -> Result<std::shared_ptr<const api::Object>> {
+    if (ns == "itest" && n == "sec") return std::make_shared<const api::Object>(secret);
+    return std::shared_ptr<const api::Object>();
+  };
+  // Real time: the back-off is counted from the containers' real exit times.
+  RealPodRuntime runtime(o, *images_, *manager_, RealClock::instance());
+  PodSyncer syncer(runtime, RealClock::instance(), "10.199.0.2");
+  api::Object pod = json::parse(R"({
+    "metadata": {"name": "crasher", "namespace": "itest", "uid": "uid-sync"},
+    "spec": {"restartPolicy": "Always", "terminationGracePeriodSeconds": 1,
+      "containers": [{"name": "main", "image": "itest/busybox:1",
+        "command": ["/bin/sh", "-c", "cat /secret/password; echo; cat /cfg/mode; echo; echo run >> /scratch/runs; cat /scratch/runs | grep -c run; exit 1"],
+        "volumeMounts": [{"name": "sec", "mountPath": "/secret"}, {"name": "cfg", "mountPath": "/cfg"},
+                         {"name": "scratch", "mountPath": "/scratch"}]}],
+      "volumes": [{"name": "sec", "secret": {"secretName": "sec"}}, {"name": "cfg", "configMap": {"name": "cfg"}},
+                  {"name": "scratch", "emptyDir": {}}]}})")
+                        .as_object();
+  auto waitExited = [&](int attempt) {
+    for (int i = 0; i < 500; ++i) {
+      for (const auto& c : runtime.containers("uid-sync"))
+        if (c.attempt == attempt && !c.state.running) return true;
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    return false;
+  };
+  auto first = syncer.sync(pod);
+  pod["status"] = first.status;
+  sandbox_ = loadSandbox(options_, "uid-sync").value();
+  EXPECT_EQ(api::strAt(first.status, {"podIP"}).rfind("10.199.8.", 0), 0u);
+  ASSERT_TRUE(waitExited(0));
+  auto second = syncer.sync(pod);  // the first restart is immediate
+  pod["status"] = second.status;
+  ASSERT_TRUE(waitExited(1));
+  auto third = syncer.sync(pod);  // now in back-off
+  pod["status"] = third.status;
+  const auto& cs = third.status.at("containerStatuses").as_array()[0].as_object();
+  EXPECT_EQ(api::strAt(cs, {"state", "waiting", "reason"}), "CrashLoopBackOff");
+  EXPECT_EQ(api::intAt(cs, {"restartCount"}).value_or(-1), 1);
+  EXPECT_EQ(api::intAt(cs, {"lastState", "terminated", "exitCode"}).value_or(-1), 1);
+  // Each attempt's log; the emptyDir outlives the restart.
+  auto logOf = [&](int attempt) {
+    std::string text;
+    (void)runtime::readCriLog(
+        sandbox_->dir + "/logs/main/" + std::to_string(attempt) + ".log", {},
+        [&](std::string_view c) {
+          text.append(c);
+          return true;
+        },
+        nullptr);
+    return text;
+  };
+  EXPECT_EQ(logOf(0), "hunter2\nfast\n1\n");
+  EXPECT_EQ(logOf(1), "hunter2\nfast\n2\n");
+  // Deleted: nothing restarts, the sandbox goes.
+  pod["metadata"].as_object()["deletionTimestamp"] = "2026-01-01T00:00:00Z";
+  auto gone = syncer.sync(pod);
+  EXPECT_TRUE(gone.terminated);
+  EXPECT_TRUE(runtime.containers("uid-sync").empty());
+  EXPECT_FALSE(fs::exists(sandbox_->dir));
+  EXPECT_FALSE(fs::exists(sandbox_->netns));
+  sandbox_.reset();
 }
 
 }  // namespace

@@ -1,0 +1,228 @@
+#include "agent/real_pod_runtime.h"
+
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "agent/container_env.h"
+#include "agent/container_spec_builder.h"
+#include "agent/qos.h"
+#include "agent/volumes/atomic_writer.h"
+#include "agent/volumes/projection.h"
+#include "api/kinds/access.h"
+#include "common/error.h"
+
+namespace berth::agent {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using api::strAt;
+
+namespace {
+
+Attempt attemptOf(const runtime::ContainerInfo& info) {
+  Attempt a;
+  a.id = info.id;
+  a.image_id = info.image_id;
+  if (info.state == runtime::ContainerState::kRunning) {
+    a.running = true;
+    a.started_at = info.created_at.substr(0, 19) + "Z";
+    return a;
+  }
+  a.running = false;
+  a.exit_code = info.exit.exit_code;
+  a.signal = info.exit.signal;
+  a.reason = info.exit.reason;
+  if (info.state == runtime::ContainerState::kUnknown) {
+    a.exit_code = 255;
+    a.reason = "Unknown";
+  }
+  a.message = info.exit.message;
+  a.started_at = info.exit.started_at.empty() ? "" : info.exit.started_at.substr(0, 19) + "Z";
+  a.finished_at = info.exit.finished_at.empty() ? "" : info.exit.finished_at.substr(0, 19) + "Z";
+  return a;
+}
+
+// Whether `dir` is the root of a mount (its device differs from its parent's).
+bool isMountPoint(const std::string& dir) {
+  struct stat self {
+  }, parent{};
+  if (::stat(dir.c_str(), &self) != 0) return false;
+  if (::stat((dir + "/..").c_str(), &parent) != 0) return false;
+  return self.st_dev != parent.st_dev;
+}
+
+// A tmpfs over `dir` (created if missing) unless one is there already.
+Status ensureTmpfs(const std::string& dir, const char* options) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return makeError(ErrorCode::kInternal, "create " + dir + ": " + ec.message());
+  if (isMountPoint(dir)) return okStatus();
+  if (::mount("tmpfs", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options) != 0)
+    return makeError(ErrorCode::kInternal, "mount tmpfs at " + dir + ": " + std::strerror(errno));
+  return okStatus();
+}
+
+}  // namespace
+
+Result<std::string> RealPodRuntime::ensureSandbox(const api::Object& pod) {
+  BERTH_ASSIGN_OR_RETURN(auto sandbox, agent::ensureSandbox(options_.sandbox, pod));
+  BERTH_RETURN_IF_ERROR(ensureVolumes(pod, sandbox));
+  return sandbox.ip;
+}
+
+Result<std::map<std::string, std::string>> RealPodRuntime::ensureVolumes(const api::Object& pod,
+                                                                         const Sandbox& sandbox) {
+  std::map<std::string, std::string> out;
+  const std::string ns = api::namespaceOf(pod);
+  auto lookup = [&](const NamespacedLookup& f) -> volumes::ObjectLookup {
+    return [&, f](const std::string& name) { return f(ns, name); };
+  };
+  const json::array* vols = api::arrAt(pod, {"spec", "volumes"});
+  if (!vols) return out;
+  for (const auto& v : *vols) {
+    const json::object* vo = api::asObj(&v);
+    if (!vo) continue;
+    const std::string name = strAt(*vo, {"name"});
+    const std::string dir = sandbox.dir + "/volumes/" + name;
+    std::error_code ec;
+    if (const json::object* host = api::objAt(*vo, {"hostPath"})) {
+      out[name] = strAt(*host, {"path"});
+      continue;
+    }
+    if (const json::object* empty = api::objAt(*vo, {"emptyDir"})) {
+      if (strAt(*empty, {"medium"}) == "Memory") {
+        BERTH_RETURN_IF_ERROR(ensureTmpfs(dir, "mode=0777"));
+      } else {
+        fs::create_directories(dir, ec);
+        if (ec) return makeError(ErrorCode::kInternal, "create " + dir + ": " + ec.message());
+        fs::permissions(dir, fs::perms::all, ec);
+      }
+      out[name] = dir;
+      continue;
+    }
+    Result<volumes::Payload> payload = volumes::Payload{};
+    if (const json::object* cm = api::objAt(*vo, {"configMap"})) {
+      auto obj = options_.config_maps(ns, strAt(*cm, {"name"}));
+      if (!obj.ok()) return obj.error();
+      payload = volumes::configMapPayload(*cm, obj->get());
+    } else if (const json::object* sec = api::objAt(*vo, {"secret"})) {
+      auto obj = options_.secrets(ns, strAt(*sec, {"secretName"}));
+      if (!obj.ok()) return obj.error();
+      payload = volumes::secretPayload(*sec, obj->get());
+      // Secrets live in memory only, as upstream's secret volumes do.
+      BERTH_RETURN_IF_ERROR(ensureTmpfs(dir, "mode=0755"));
+    } else if (const json::object* dapi = api::objAt(*vo, {"downwardAPI"})) {
+      payload = volumes::downwardApiPayload(
+          *dapi, pod, options_.allocatable,
+          static_cast<int>(api::intAt(*dapi, {"defaultMode"}).value_or(0644)));
+    } else if (const json::object* proj = api::objAt(*vo, {"projected"})) {
+      payload =
+          volumes::projectedPayload(*proj, pod, options_.allocatable, lookup(options_.config_maps),
+                                    lookup(options_.secrets), nullptr);
+    } else {
+      return makeError(ErrorCode::kInvalid,
+                       "volume " + name + ": this volume type is not supported");
+    }
+    if (!payload.ok()) return payload.error();
+    BERTH_RETURN_IF_ERROR(volumes::AtomicWriter(dir, clock_).write(*payload));
+    out[name] = dir;
+  }
+  return out;
+}
+
+Status RealPodRuntime::destroySandbox(const api::Object& pod) {
+  const std::string uid = api::uid(pod);
+  for (const auto& c : containers_.list()) {
+    if (c.pod_uid != uid) continue;
+    if (c.state == runtime::ContainerState::kRunning)
+      (void)containers_.stop(c.id, std::chrono::seconds(0));
+    (void)containers_.remove(c.id);
+  }
+  auto sandbox = loadSandbox(options_.sandbox, uid);
+  if (!sandbox.ok()) return okStatus();
+  // Volumes mounted as tmpfs go before the directory does.
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(sandbox->dir + "/volumes", ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec))
+    ::umount2(it->path().c_str(), MNT_DETACH);
+  return agent::destroySandbox(options_.sandbox, *sandbox);
+}
+
+Result<RuntimeContainer> RealPodRuntime::startContainer(const api::Object& pod,
+                                                        const api::Object& container, int attempt,
+                                                        const std::string& pod_ip) {
+  const std::string uid = api::uid(pod);
+  const std::string name = strAt(container, {"name"});
+  BERTH_ASSIGN_OR_RETURN(auto sandbox, loadSandbox(options_.sandbox, uid));
+  BERTH_ASSIGN_OR_RETURN(auto vols, ensureVolumes(pod, sandbox));
+  const std::string image = strAt(container, {"image"});
+  BERTH_ASSIGN_OR_RETURN(auto rootfs, images_.prepare(image));
+  const std::string ns = api::namespaceOf(pod);
+  EnvSources sources;
+  sources.config_maps = [&](const std::string& n) { return options_.config_maps(ns, n); };
+  sources.secrets = [&](const std::string& n) { return options_.secrets(ns, n); };
+  sources.node = options_.allocatable;
+  api::Object with_ip = pod;
+  if (!pod_ip.empty()) {
+    auto& status = with_ip["status"].is_object() ? with_ip["status"].as_object()
+                                                 : (with_ip["status"] = json::object()).as_object();
+    status["podIP"] = pod_ip;
+  }
+  BERTH_ASSIGN_OR_RETURN(auto env, makeEnvironment(with_ip, container, sources));
+
+  BuildInputs in;
+  in.pod = &with_ip;
+  in.container = &container;
+  in.image = &rootfs.config;
+  in.env = std::move(env);
+  in.paths.netns = sandbox.netns;
+  in.paths.ipc_ns = sandbox.ipc_ns;
+  in.paths.uts_ns = sandbox.uts_ns;
+  in.paths.hosts = sandbox.hosts;
+  in.paths.resolv_conf = sandbox.resolv_conf;
+  in.paths.hostname_file = sandbox.hostname_file;
+  in.paths.shm = sandbox.shm;
+  in.paths.volumes = std::move(vols);
+  const std::string cdir = sandbox.dir + "/containers/" + name;
+  std::error_code ec;
+  fs::create_directories(cdir, ec);
+  in.paths.termination_log = cdir + "/termination-log-" + std::to_string(attempt);
+  { std::ofstream(in.paths.termination_log).flush(); }
+  in.cgroup_parent = options_.cgroup_root + podCgroupParent(pod, "");
+  in.memory_capacity = options_.memory_capacity;
+  in.attempt = attempt;
+  BERTH_ASSIGN_OR_RETURN(auto spec, buildContainerSpec(in));
+  // The agent cannot hand containers more open files than it may have.
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max != RLIM_INFINITY)
+    spec.nofile_limit = std::min<uint64_t>(spec.nofile_limit, nofile.rlim_max);
+
+  runtime::ContainerConfig cc;
+  cc.pod_uid = uid;
+  cc.name = name;
+  cc.attempt = attempt;
+  cc.image = image;
+  cc.spec = std::move(spec);
+  cc.log_path = sandbox.dir + "/logs/" + name + "/" + std::to_string(attempt) + ".log";
+  BERTH_ASSIGN_OR_RETURN(auto info, containers_.start(cc));
+  return RuntimeContainer{name, attempt, attemptOf(info)};
+}
+
+std::vector<RuntimeContainer> RealPodRuntime::containers(const std::string& pod_uid) {
+  std::vector<RuntimeContainer> out;
+  for (const auto& c : containers_.list())
+    if (c.pod_uid == pod_uid) out.push_back(RuntimeContainer{c.name, c.attempt, attemptOf(c)});
+  return out;
+}
+
+Status RealPodRuntime::stopContainer(const std::string& id, std::chrono::milliseconds grace) {
+  return containers_.stop(id, grace);
+}
+
+}  // namespace berth::agent
