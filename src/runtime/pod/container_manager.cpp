@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -207,7 +208,14 @@ Result<ContainerInfo> ContainerManager::inspect(const std::string& id) const {
     info.pid = state->pid;
     return info;
   }
-  // Neither an exit status nor runc's record: the shim died with it (or the
+  // Stopped but no exit status yet: the shim is still reaping and writing
+  // it. The container counts as running (exiting) until exit.json appears.
+  pid_t shim = static_cast<pid_t>(std::atoi(slurp(dir(id) + "/state/shim.pid").c_str()));
+  if (shim > 0 && ::kill(shim, 0) == 0) {
+    info.state = ContainerState::kRunning;
+    return info;
+  }
+  // Neither an exit status nor a shim: the shim died with it (or the
   // container never started); upstream reports such containers as exited
   // with an unknown status.
   info.state = ContainerState::kUnknown;
@@ -229,7 +237,10 @@ Status ContainerManager::kill(const std::string& id, int signal) const {
   BERTH_ASSIGN_OR_RETURN(auto info, inspect(id));
   if (info.state != ContainerState::kRunning) return okStatus();
   Status s = runc_.kill(id, signal, /*all=*/false);
-  if (!s.ok() && s.error().code == ErrorCode::kNotFound) return okStatus();
+  if (s.ok() || s.error().code == ErrorCode::kNotFound) return okStatus();
+  // It exited meanwhile (runc refuses to signal a stopped container).
+  auto state = runc_.state(id);
+  if (!state.ok() || state->status == "stopped") return okStatus();
   return s;
 }
 
