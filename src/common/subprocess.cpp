@@ -40,6 +40,34 @@ Error errnoError(const std::string& what, int err) {
 
 }  // namespace
 
+Result<pid_t> spawnProcess(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd,
+                           char* const* envp) {
+  if (argv.empty()) return makeError(ErrorCode::kInvalid, "empty command");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in_fd, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t all, none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  int rc =
+      ::posix_spawn(&pid, argv[0].c_str(), &actions, &attr, args.data(), envp ? envp : environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) return errnoError("spawn " + argv[0], rc);
+  return pid;
+}
+
 Result<SubprocessResult> runSubprocess(const std::vector<std::string>& argv,
                                        const SubprocessOptions& options) {
   if (argv.empty()) return makeError(ErrorCode::kInvalid, "empty command");
@@ -51,25 +79,6 @@ Result<SubprocessResult> runSubprocess(const std::vector<std::string>& argv,
   if (options.stderr_fd < 0 && ::pipe2(err_pipe, O_CLOEXEC) != 0) return errnoError("pipe", errno);
   Fd err_read(err_pipe[0]), err_write(err_pipe[1]);
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in_read.get(), 0);
-  posix_spawn_file_actions_adddup2(&actions,
-                                   options.stdout_fd >= 0 ? options.stdout_fd : out_write.get(), 1);
-  posix_spawn_file_actions_adddup2(&actions,
-                                   options.stderr_fd >= 0 ? options.stderr_fd : err_write.get(), 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t all, none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
   std::vector<std::string> env_strings;
   if (!options.replace_env)
     for (char** e = environ; e && *e; ++e) env_strings.emplace_back(*e);
@@ -77,12 +86,11 @@ Result<SubprocessResult> runSubprocess(const std::vector<std::string>& argv,
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
-
-  pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, argv[0].c_str(), &actions, &attr, args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) return errnoError("spawn " + argv[0], rc);
+  BERTH_ASSIGN_OR_RETURN(
+      pid_t pid,
+      spawnProcess(argv, in_read.get(),
+                   options.stdout_fd >= 0 ? options.stdout_fd : out_write.get(),
+                   options.stderr_fd >= 0 ? options.stderr_fd : err_write.get(), envp.data()));
   in_read.reset();
   out_write.reset();
   err_write.reset();

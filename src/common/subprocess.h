@@ -6,6 +6,8 @@
 // optional environment, default signal dispositions in the child. Waits
 // for exactly this child.
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -26,6 +28,13 @@ struct SubprocessResult {
   std::string out;    // captured stdout (when not redirected)
   std::string err;    // captured stderr (when not redirected)
 };
+
+// Starts argv with in_fd/out_fd/err_fd as its stdin/stdout/stderr, default
+// signal dispositions and an empty signal mask (whatever the calling thread
+// has set), and `envp` as its environment (nullptr: the caller's). Does not
+// wait; the caller reaps the pid.
+Result<pid_t> spawnProcess(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd,
+                           char* const* envp = nullptr);
 
 Result<SubprocessResult> runSubprocess(const std::vector<std::string>& argv,
                                        const SubprocessOptions& options = {});

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/inotify.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -15,7 +14,7 @@
 #include <fstream>
 #include <sstream>
 
-extern char** environ;
+#include "common/subprocess.h"
 
 namespace berth::runtime {
 namespace json = boost::json;
@@ -87,33 +86,6 @@ Result<json::object> containerProcess(const Runc& runc, const std::string& id,
     return makeError(ErrorCode::kInternal, "exec " + id + ": config.json has no process");
   }
   return process->as_object();
-}
-
-// Spawns argv with the given stdio, default signal dispositions and an
-// empty mask (whatever the agent thread has set).
-Result<pid_t> spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in_fd, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
-  posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t all, none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-  std::vector<char*> args;
-  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, argv[0].c_str(), &actions, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) return errnoError("spawn " + argv[0], rc);
-  return pid;
 }
 
 enum class ReadState { kData, kWouldBlock, kEnd };
@@ -297,7 +269,7 @@ struct ExecStarter {
     }
     auto argv = runcExecArgv(runc.config(), proc->tempPath("runc.log"),
                              proc->tempPath("process.json"), proc->tempPath("exec.pid"), id);
-    auto pid = spawn(argv, child_fds[0], child_fds[1], child_fds[2]);
+    auto pid = spawnProcess(argv, child_fds[0], child_fds[1], child_fds[2]);
     close_child_ends();
     if (!pid.ok()) return pid.error();
     proc->runc_pid_ = *pid;
