@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "api/kinds/access.h"
+#include "api/object.h"
 #include "common/clock.h"
 
 namespace berth::agent {
@@ -23,16 +24,14 @@ const json::object* statusOf(const json::array* statuses, const std::string& nam
   return nullptr;
 }
 
-bool isSidecar(const json::object& init_container) {
-  return strAt(init_container, {"restartPolicy"}) == "Always";
-}
-
-std::vector<const json::object*> containersOf(const api::Object& pod, const char* list) {
-  std::vector<const json::object*> out;
-  if (const json::array* cs = arrAt(pod, {"spec", list}))
-    for (const auto& c : *cs)
-      if (const json::object* o = asObj(&c)) out.push_back(o);
-  return out;
+// HasAnyRegularContainerStarted: a regular container runs or has run.
+bool anyRegularContainerStarted(const api::Object& pod, const json::array* statuses) {
+  for (const json::object* c : podContainers(pod, "containers"))
+    if (const json::object* cs = statusOf(statuses, strAt(*c, {"name"})))
+      if (objAt(*cs, {"state", "running"}) || objAt(*cs, {"state", "terminated"}) ||
+          objAt(*cs, {"lastState", "terminated"}))
+        return true;
+  return false;
 }
 
 bool boolField(const json::object& o, const char* name) {
@@ -67,6 +66,22 @@ std::string notReadyMessage(const std::vector<std::string>& unknown,
 
 }  // namespace
 
+bool isSidecar(const json::object& init_container) {
+  return strAt(init_container, {"restartPolicy"}) == "Always";
+}
+
+std::vector<const json::object*> podContainers(const api::Object& pod, const char* list) {
+  std::vector<const json::object*> out;
+  if (const json::array* cs = arrAt(pod, {"spec", list}))
+    for (const auto& c : *cs)
+      if (const json::object* o = asObj(&c)) out.push_back(o);
+  return out;
+}
+
+std::string podDescription(const api::Object& pod) {
+  return api::name(pod) + "_" + api::namespaceOf(pod) + "(" + api::uid(pod) + ")";
+}
+
 std::string goList(const std::vector<std::string>& names) {
   std::string out = "[";
   for (size_t i = 0; i < names.size(); ++i) out += (i ? " " : "") + names[i];
@@ -78,13 +93,8 @@ std::string podPhase(const api::Object& pod, const json::array* init_statuses,
   const std::string policy = strAt(pod, {"spec", "restartPolicy"}, "Always");
   int pending_init = 0, failed_init = 0;
   int unknown = 0, running = 0, waiting = 0, stopped = 0, succeeded = 0;
-  bool regular_started = false;
-  for (const json::object* c : containersOf(pod, "containers"))
-    if (const json::object* cs = statusOf(statuses, strAt(*c, {"name"})))
-      if (objAt(*cs, {"state", "running"}) || objAt(*cs, {"state", "terminated"}) ||
-          objAt(*cs, {"lastState", "terminated"}))
-        regular_started = true;
-  for (const json::object* c : containersOf(pod, "initContainers")) {
+  const bool regular_started = anyRegularContainerStarted(pod, statuses);
+  for (const json::object* c : podContainers(pod, "initContainers")) {
     const json::object* cs = statusOf(init_statuses, strAt(*c, {"name"}));
     if (isSidecar(*c)) {
       if (!cs) {
@@ -121,7 +131,7 @@ std::string podPhase(const api::Object& pod, const json::array* init_statuses,
       ++pending_init;
     }
   }
-  for (const json::object* c : containersOf(pod, "containers")) {
+  for (const json::object* c : podContainers(pod, "containers")) {
     const json::object* cs = statusOf(statuses, strAt(*c, {"name"}));
     if (!cs) {
       ++unknown;
@@ -164,12 +174,8 @@ json::array podConditions(const api::Object& pod, const json::object& status,
   // Initialized: every regular init container terminated with 0, every
   // sidecar started; true for good once a regular container has started.
   std::vector<std::string> init_unknown, incomplete;
-  bool regular_started = false;
-  for (const json::object* c : containersOf(pod, "containers"))
-    if (const json::object* cs = statusOf(statuses, strAt(*c, {"name"})))
-      regular_started |= objAt(*cs, {"state", "running"}) || objAt(*cs, {"state", "terminated"}) ||
-                         objAt(*cs, {"lastState", "terminated"});
-  for (const json::object* c : containersOf(pod, "initContainers")) {
+  const bool regular_started = anyRegularContainerStarted(pod, statuses);
+  for (const json::object* c : podContainers(pod, "initContainers")) {
     std::string name = strAt(*c, {"name"});
     const json::object* cs = statusOf(init_statuses, name);
     if (!cs) {
@@ -201,9 +207,9 @@ json::array podConditions(const api::Object& pod, const json::object& status,
       unready.push_back(name);
     }
   };
-  for (const json::object* c : containersOf(pod, "initContainers"))
+  for (const json::object* c : podContainers(pod, "initContainers"))
     if (isSidecar(*c)) check(c, init_statuses);
-  for (const json::object* c : containersOf(pod, "containers")) check(c, statuses);
+  for (const json::object* c : podContainers(pod, "containers")) check(c, statuses);
   json::object containers_ready;
   if ((phase == "Succeeded" && unknown.empty()) || phase == "Failed") {
     containers_ready =

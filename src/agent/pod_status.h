@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "api/kind.h"
 
@@ -31,6 +32,13 @@ std::string podPhase(const api::Object& pod, const boost::json::array* init_stat
 boost::json::array podConditions(const api::Object& pod, const boost::json::object& status,
                                  const boost::json::array* old_conditions, bool sandbox_ready,
                                  TimePoint now);
+
+// The pod's containers or initContainers (`list`) as objects.
+std::vector<const boost::json::object*> podContainers(const api::Object& pod, const char* list);
+// A restartable init container (restartPolicy Always): a sidecar.
+bool isSidecar(const boost::json::object& init_container);
+// The kubelet's format.Pod: "name_namespace(uid)", as messages quote a pod.
+std::string podDescription(const api::Object& pod);
 
 // Go's %s of a []string: "[a b c]".
 std::string goList(const std::vector<std::string>& names);

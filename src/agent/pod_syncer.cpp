@@ -36,14 +36,6 @@ std::map<std::string, History> byName(const std::vector<RuntimeContainer>& all) 
   return out;
 }
 
-std::vector<const json::object*> containersOf(const api::Object& pod, const char* list) {
-  std::vector<const json::object*> out;
-  if (const json::array* cs = arrAt(pod, {"spec", list}))
-    for (const auto& c : *cs)
-      if (const json::object* o = asObj(&c)) out.push_back(o);
-  return out;
-}
-
 bool shouldRestart(const std::string& policy, const Attempt& exited) {
   if (policy == "Always") return true;
   if (policy == "OnFailure") return exited.exit_code != 0;
@@ -62,7 +54,7 @@ SyncOutcome PodSyncer::sync(const api::Object& pod) {
   SyncOutcome out;
   const auto now = clock_.now();
   const std::string uid = api::uid(pod);
-  const std::string pod_desc = api::name(pod) + "_" + api::namespaceOf(pod) + "(" + uid + ")";
+  const std::string pod_desc = podDescription(pod);
   const std::string policy = strAt(pod, {"spec", "restartPolicy"}, "Always");
   const std::string old_phase = strAt(pod, {"status", "phase"});
   const bool deleting =
@@ -136,7 +128,7 @@ SyncOutcome PodSyncer::sync(const api::Object& pod) {
 
   // Init containers, one at a time; regular containers once they are done.
   bool init_done = true;
-  for (const json::object* spec : containersOf(pod, "initContainers")) {
+  for (const json::object* spec : podContainers(pod, "initContainers")) {
     const std::string name = strAt(*spec, {"name"});
     History& h = history[name];
     ContainerView& v = views[name];
@@ -153,7 +145,7 @@ SyncOutcome PodSyncer::sync(const api::Object& pod) {
     if (h.latest && policy == "Never") continue;  // failed for good: the pod fails
     run(*spec, h, v);
   }
-  for (const json::object* spec : containersOf(pod, "containers")) {
+  for (const json::object* spec : podContainers(pod, "containers")) {
     const std::string name = strAt(*spec, {"name"});
     History& h = history[name];
     ContainerView& v = views[name];
@@ -171,7 +163,7 @@ SyncOutcome PodSyncer::sync(const api::Object& pod) {
   if (const json::object* old = objAt(pod, {"status"})) status = *old;
   auto statusesOf = [&](const char* list) {
     json::array arr;
-    for (const json::object* spec : containersOf(pod, list)) {
+    for (const json::object* spec : podContainers(pod, list)) {
       const std::string name = strAt(*spec, {"name"});
       ContainerView& v = views[name];
       History& h = history[name];

@@ -32,10 +32,6 @@ std::optional<int64_t> annotationInt(const api::Object& pod, const char* key) {
 
 std::string ts(TimePoint t) { return formatRfc3339(t); }
 
-bool isSidecar(const json::object& init_container) {
-  return strAt(init_container, {"restartPolicy"}) == "Always";
-}
-
 json::object waiting(const std::string& reason, const std::string& message = "") {
   json::object w{{"reason", reason}};
   if (!message.empty()) w["message"] = message;
@@ -50,12 +46,6 @@ json::object terminated(int exit_code, TimePoint started, TimePoint finished,
                                   {"startedAt", ts(started)},
                                   {"finishedAt", ts(finished)},
                                   {"containerID", container_id}}}};
-}
-
-std::string podRef(const api::Object& pod) {
-  // The kubelet's format.Pod: name_namespace(uid).
-  return strAt(pod, {"metadata", "name"}) + "_" + strAt(pod, {"metadata", "namespace"}) + "(" +
-         strAt(pod, {"metadata", "uid"}) + ")";
 }
 
 struct ContainerView {
@@ -117,7 +107,7 @@ json::object containerStatus(const api::Object& pod, const ContainerView& c, con
               .count();
       state = waiting("CrashLoopBackOff", "back-off " + std::to_string(delay) +
                                               "s restarting failed container=" + c.name +
-                                              " pod=" + podRef(pod));
+                                              " pod=" + podDescription(pod));
       break;
     }
     case PodStage::kDone:
