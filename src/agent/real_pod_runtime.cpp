@@ -25,13 +25,18 @@ using api::strAt;
 
 namespace {
 
+// The runtime's RFC 3339 time with nanoseconds as metav1.Time (seconds).
+std::string toSeconds(const std::string& rfc3339_nano) {
+  return rfc3339_nano.empty() ? "" : rfc3339_nano.substr(0, 19) + "Z";
+}
+
 Attempt attemptOf(const runtime::ContainerInfo& info) {
   Attempt a;
   a.id = info.id;
   a.image_id = info.image_id;
   if (info.state == runtime::ContainerState::kRunning) {
     a.running = true;
-    a.started_at = info.created_at.substr(0, 19) + "Z";
+    a.started_at = toSeconds(info.created_at);
     return a;
   }
   a.running = false;
@@ -43,8 +48,8 @@ Attempt attemptOf(const runtime::ContainerInfo& info) {
     a.reason = "Unknown";
   }
   a.message = info.exit.message;
-  a.started_at = info.exit.started_at.empty() ? "" : info.exit.started_at.substr(0, 19) + "Z";
-  a.finished_at = info.exit.finished_at.empty() ? "" : info.exit.finished_at.substr(0, 19) + "Z";
+  a.started_at = toSeconds(info.exit.started_at);
+  a.finished_at = toSeconds(info.exit.finished_at);
   return a;
 }
 
@@ -76,25 +81,35 @@ Result<std::string> RealPodRuntime::ensureSandbox(const api::Object& pod) {
   return sandbox.ip;
 }
 
-Result<std::map<std::string, std::string>> RealPodRuntime::ensureVolumes(const api::Object& pod,
-                                                                         const Sandbox& sandbox) {
+std::map<std::string, std::string> RealPodRuntime::volumePaths(const api::Object& pod,
+                                                               const Sandbox& sandbox) {
   std::map<std::string, std::string> out;
+  if (const json::array* vols = api::arrAt(pod, {"spec", "volumes"}))
+    for (const auto& v : *vols) {
+      const json::object* vo = api::asObj(&v);
+      if (!vo) continue;
+      const std::string name = strAt(*vo, {"name"});
+      const json::object* host = api::objAt(*vo, {"hostPath"});
+      out[name] = host ? strAt(*host, {"path"}) : sandbox.dir + "/volumes/" + name;
+    }
+  return out;
+}
+
+Status RealPodRuntime::ensureVolumes(const api::Object& pod, const Sandbox& sandbox) {
   const std::string ns = api::namespaceOf(pod);
   auto lookup = [&](const NamespacedLookup& f) -> volumes::ObjectLookup {
     return [&, f](const std::string& name) { return f(ns, name); };
   };
   const json::array* vols = api::arrAt(pod, {"spec", "volumes"});
-  if (!vols) return out;
+  if (!vols) return okStatus();
+  const auto paths = volumePaths(pod, sandbox);
   for (const auto& v : *vols) {
     const json::object* vo = api::asObj(&v);
     if (!vo) continue;
     const std::string name = strAt(*vo, {"name"});
-    const std::string dir = sandbox.dir + "/volumes/" + name;
+    const std::string& dir = paths.at(name);
     std::error_code ec;
-    if (const json::object* host = api::objAt(*vo, {"hostPath"})) {
-      out[name] = strAt(*host, {"path"});
-      continue;
-    }
+    if (api::objAt(*vo, {"hostPath"})) continue;  // the node's own path
     if (const json::object* empty = api::objAt(*vo, {"emptyDir"})) {
       if (strAt(*empty, {"medium"}) == "Memory") {
         BERTH_RETURN_IF_ERROR(ensureTmpfs(dir, "mode=0777"));
@@ -103,7 +118,6 @@ Result<std::map<std::string, std::string>> RealPodRuntime::ensureVolumes(const a
         if (ec) return makeError(ErrorCode::kInternal, "create " + dir + ": " + ec.message());
         fs::permissions(dir, fs::perms::all, ec);
       }
-      out[name] = dir;
       continue;
     }
     Result<volumes::Payload> payload = volumes::Payload{};
@@ -131,9 +145,8 @@ Result<std::map<std::string, std::string>> RealPodRuntime::ensureVolumes(const a
     }
     if (!payload.ok()) return payload.error();
     BERTH_RETURN_IF_ERROR(volumes::AtomicWriter(dir, clock_).write(*payload));
-    out[name] = dir;
   }
-  return out;
+  return okStatus();
 }
 
 Status RealPodRuntime::destroySandbox(const api::Object& pod) {
@@ -160,7 +173,8 @@ Result<RuntimeContainer> RealPodRuntime::startContainer(const api::Object& pod,
   const std::string uid = api::uid(pod);
   const std::string name = strAt(container, {"name"});
   BERTH_ASSIGN_OR_RETURN(auto sandbox, loadSandbox(options_.sandbox, uid));
-  BERTH_ASSIGN_OR_RETURN(auto vols, ensureVolumes(pod, sandbox));
+  // The volumes were written by this sync's ensureSandbox.
+  auto vols = volumePaths(pod, sandbox);
   const std::string image = strAt(container, {"image"});
   BERTH_ASSIGN_OR_RETURN(auto rootfs, images_.prepare(image));
   const std::string ns = api::namespaceOf(pod);

@@ -44,10 +44,12 @@ class RealPodRuntime : public PodRuntime {
   Status stopContainer(const std::string& id, std::chrono::milliseconds grace) override;
 
   // Writes the pod's volumes (emptyDir, hostPath, configMap, secret,
-  // downwardAPI, projected) and returns name -> host path. Called on every
-  // sync so configMap and secret contents follow updates.
-  Result<std::map<std::string, std::string>> ensureVolumes(const api::Object& pod,
-                                                           const Sandbox& sandbox);
+  // downwardAPI, projected). Called from ensureSandbox on every sync, so
+  // configMap and secret contents follow updates.
+  Status ensureVolumes(const api::Object& pod, const Sandbox& sandbox);
+  // Where each of the pod's volumes lives on the node (name -> host path).
+  static std::map<std::string, std::string> volumePaths(const api::Object& pod,
+                                                        const Sandbox& sandbox);
 
  private:
   RealPodRuntimeOptions options_;

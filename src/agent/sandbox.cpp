@@ -16,6 +16,7 @@
 
 #include "api/object.h"
 #include "common/error.h"
+#include "common/file_util.h"
 #include "network/netns.h"
 
 namespace berth::agent {
@@ -27,20 +28,6 @@ namespace {
 
 Error sysError(const std::string& what) {
   return makeError(ErrorCode::kInternal, what + ": " + std::strerror(errno));
-}
-
-Status writeFile(const std::string& path, const std::string& text, int mode = 0644) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out) return makeError(ErrorCode::kInternal, "write " + tmp + " failed");
-  }
-  fs::permissions(tmp, static_cast<fs::perms>(mode));
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return makeError(ErrorCode::kInternal, "rename " + tmp + ": " + ec.message());
-  return okStatus();
 }
 
 // A new IPC namespace and (when uts_path is set) a new UTS namespace with
@@ -176,13 +163,14 @@ Result<Sandbox> ensureSandbox(const SandboxOptions& o, const api::Object& pod) {
     return sysError("mount the pod's shm");
 
   s.hosts = s.dir + "/etc-hosts";
-  BERTH_RETURN_IF_ERROR(writeFile(s.hosts, podHostsFile(pod, s.ip, o.dns.domain, o.host_hosts)));
+  BERTH_RETURN_IF_ERROR(
+      writeFileAtomic(s.hosts, podHostsFile(pod, s.ip, o.dns.domain, o.host_hosts)));
   s.resolv_conf = s.dir + "/resolv.conf";
   ResolvConf resolv = podResolvConf(pod, o.host_resolv, o.dns, &s.dns_warning);
-  BERTH_RETURN_IF_ERROR(writeFile(s.resolv_conf, formatResolvConf(resolv)));
+  BERTH_RETURN_IF_ERROR(writeFileAtomic(s.resolv_conf, formatResolvConf(resolv)));
   s.hostname_file = s.dir + "/hostname";
-  BERTH_RETURN_IF_ERROR(writeFile(s.hostname_file, hostname + "\n"));
-  BERTH_RETURN_IF_ERROR(writeFile(s.dir + "/sandbox.json", json::serialize(toJson(s))));
+  BERTH_RETURN_IF_ERROR(writeFileAtomic(s.hostname_file, hostname + "\n"));
+  BERTH_RETURN_IF_ERROR(writeFileAtomic(s.dir + "/sandbox.json", json::serialize(toJson(s))));
   ok = true;
   return s;
 }
