@@ -190,6 +190,7 @@ Result<ContainerInfo> ContainerManager::readMeta(const std::string& id) const {
   info.image_id = str("imageID");
   info.log_path = str("logPath");
   info.created_at = str("createdAt");
+  info.stop_signal = str("stopSignal");
   return info;
 }
 
@@ -245,18 +246,9 @@ Status ContainerManager::kill(const std::string& id, int signal) const {
 }
 
 Status ContainerManager::stop(const std::string& id, std::chrono::milliseconds grace) const {
-  BERTH_ASSIGN_OR_RETURN(auto meta_text, [&]() -> Result<std::string> {
-    std::string t = slurp(dir(id) + "/meta.json");
-    if (t.empty()) return makeError(ErrorCode::kNotFound, "container " + id + " not found");
-    return t;
-  }());
-  json::error_code ec;
-  json::value meta = json::parse(meta_text, ec);
-  std::string stop_signal;
-  if (!ec && meta.is_object())
-    if (auto* s = meta.as_object().if_contains("stopSignal"); s && s->is_string())
-      stop_signal = s->as_string();
-  BERTH_RETURN_IF_ERROR(kill(id, signalByName(stop_signal.empty() ? "SIGTERM" : stop_signal)));
+  BERTH_ASSIGN_OR_RETURN(auto meta, readMeta(id));
+  BERTH_RETURN_IF_ERROR(
+      kill(id, signalByName(meta.stop_signal.empty() ? "SIGTERM" : meta.stop_signal)));
   auto wait_exited = [&](std::chrono::milliseconds limit) {
     auto deadline = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < deadline) {

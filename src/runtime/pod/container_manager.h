@@ -53,6 +53,7 @@ struct ContainerInfo {
   std::string image_id;  // sha256:... of the config
   std::string log_path;
   std::string created_at;
+  std::string stop_signal;  // the image's StopSignal; empty: SIGTERM
   ContainerState state = ContainerState::kUnknown;
   pid_t pid = 0;    // init, while running
   ExitStatus exit;  // when exited
