@@ -27,25 +27,17 @@
 namespace berth::runtime {
 namespace {
 namespace fs = std::filesystem;
-using testing::TempDir;
 
-using testing::eventually;
-using testing::kBusybox;
 using testing::kRunc;
 using testing::randomSuffix;
 using testing::waitForExit;
 
 // One long-running busybox container per test, exec'd into.
-class ExecIntegrationTest : public ::testing::Test {
+class ExecIntegrationTest : public testing::RuncFixture {
  protected:
   void SetUp() override {
-    if (auto why = testing::runcUnavailable()) GTEST_SKIP() << *why;
-    auto cgroups = CgroupV1::detect();
-    ASSERT_TRUE(cgroups.ok());
-    cgroups_ = std::make_unique<CgroupV1>(*cgroups);
-    cgroup_parent_ = "/berth-exec-itest-" + std::to_string(::getpid()) + "-" + randomSuffix();
-    runc_ = std::make_unique<Runc>(RuncConfig{kRunc, tmp_.path() + "/runc-root"});
-    buildRootfs(tmp_.path() + "/rootfs");
+    setUpRunc("/berth-exec-itest-", {"sh", "echo", "sleep", "cat", "id", "pwd", "true", "false"});
+    if (IsSkipped() || HasFatalFailure()) return;
     fs::create_directories(tmp_.path() + "/exec-tmp");
 
     ContainerSpec s;
@@ -80,20 +72,11 @@ class ExecIntegrationTest : public ::testing::Test {
   void TearDown() override {
     if (started_) (void)runc_->remove(id_, /*force=*/true);
     if (shim_ > 0 && !waitForExit(shim_)) ::kill(shim_, SIGKILL);  // our own shim, by pid
-    if (cgroups_) {
-      bool removed = eventually([&] { return cgroups_->removeTree(cgroup_parent_).ok(); });
-      EXPECT_TRUE(removed) << "cgroup " << cgroup_parent_ << " left behind";
-    }
+    removeCgroups();
     // Every exec removed its temp files.
     if (fs::exists(tmp_.path() + "/exec-tmp")) {
       EXPECT_TRUE(fs::is_empty(tmp_.path() + "/exec-tmp"));
     }
-  }
-
-  static void buildRootfs(const std::string& root) {
-    testing::buildBusyboxRootfs(
-        root, std::initializer_list<const char*>{"sh", "echo", "sleep", "cat", "id", "pwd", "true",
-                                                 "false"});
   }
 
   ExecOptions options(std::vector<std::string> args) {
@@ -109,10 +92,6 @@ class ExecIntegrationTest : public ::testing::Test {
     return result.ok() ? *result : ExecResult{};
   }
 
-  TempDir tmp_;
-  std::unique_ptr<CgroupV1> cgroups_;
-  std::unique_ptr<Runc> runc_;
-  std::string cgroup_parent_;
   std::string id_;
   std::string bundle_;
   bool started_ = false;

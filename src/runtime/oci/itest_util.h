@@ -5,6 +5,7 @@
 // waiting for a process without polling, and polling a condition against a
 // deadline (a deadline, not a timing assertion).
 
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -13,11 +14,15 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <initializer_list>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
 #include <thread>
 
+#include "runtime/oci/cgroups.h"
+#include "runtime/oci/runc.h"
 #include "runtime/oci/test_util.h"
 
 namespace berth::runtime::testing {
@@ -81,5 +86,37 @@ void buildBusyboxRootfs(const std::string& root, const Tools& tools) {
   writeText(root + "/etc/group", "root:x:0:\nuser:x:1000:\n");
   fs::permissions(root + "/tmp", fs::perms(01777));
 }
+
+// What runc integration tests share: a temp dir, a busybox rootfs in
+// <tmp>/rootfs, a runc state root in <tmp>/runc-root and a cgroup parent of
+// their own, removed (and checked gone under every controller) at the end.
+class RuncFixture : public ::testing::Test {
+ protected:
+  // From SetUp; the caller returns when IsSkipped() or HasFatalFailure().
+  void setUpRunc(const std::string& cgroup_prefix, std::initializer_list<const char*> tools) {
+    if (auto why = runcUnavailable()) GTEST_SKIP() << *why;
+    auto cgroups = CgroupV1::detect();
+    ASSERT_TRUE(cgroups.ok());
+    cgroups_ = std::make_unique<CgroupV1>(*cgroups);
+    cgroup_parent_ = cgroup_prefix + std::to_string(::getpid()) + "-" + randomSuffix();
+    runc_ = std::make_unique<Runc>(RuncConfig{kRunc, tmp_.path() + "/runc-root"});
+    buildBusyboxRootfs(tmp_.path() + "/rootfs", tools);
+  }
+
+  // From TearDown, once the containers and their shims are gone.
+  void removeCgroups() {
+    if (!cgroups_) return;
+    bool removed = eventually([&] { return cgroups_->removeTree(cgroup_parent_).ok(); });
+    EXPECT_TRUE(removed) << "cgroup " << cgroup_parent_ << " left behind";
+    for (const auto& [controller, mount_point] : cgroups_->mounts())
+      EXPECT_FALSE(std::filesystem::exists(mount_point + cgroup_parent_))
+          << mount_point << cgroup_parent_;
+  }
+
+  TempDir tmp_;
+  std::unique_ptr<CgroupV1> cgroups_;
+  std::unique_ptr<Runc> runc_;
+  std::string cgroup_parent_;
+};
 
 }  // namespace berth::runtime::testing

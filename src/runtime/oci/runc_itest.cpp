@@ -29,24 +29,15 @@
 namespace berth::runtime {
 namespace {
 namespace fs = std::filesystem;
-using testing::TempDir;
 
-using testing::eventually;
-using testing::kBusybox;
 using testing::kRunc;
 using testing::randomSuffix;
 using testing::waitForExit;
 
-class RuncIntegrationTest : public ::testing::Test {
+class RuncIntegrationTest : public testing::RuncFixture {
  protected:
   void SetUp() override {
-    if (auto why = testing::runcUnavailable()) GTEST_SKIP() << *why;
-    auto cgroups = CgroupV1::detect();
-    ASSERT_TRUE(cgroups.ok());
-    cgroups_ = std::make_unique<CgroupV1>(*cgroups);
-    cgroup_parent_ = "/berth-itest-" + std::to_string(::getpid()) + "-" + randomSuffix();
-    runc_ = std::make_unique<Runc>(RuncConfig{kRunc, tmp_.path() + "/runc-root"});
-    buildRootfs(tmp_.path() + "/rootfs");
+    setUpRunc("/berth-itest-", {"sh", "echo", "sleep", "cat", "id", "dd", "tail", "touch", "true"});
   }
 
   // Removes every container, waits for its shim, then the cgroup tree; the
@@ -56,19 +47,7 @@ class RuncIntegrationTest : public ::testing::Test {
     for (pid_t shim : shims_) {
       if (!waitForExit(shim)) ::kill(shim, SIGKILL);  // our own shim, by pid
     }
-    if (cgroups_) {
-      bool removed = eventually([&] { return cgroups_->removeTree(cgroup_parent_).ok(); });
-      EXPECT_TRUE(removed) << "cgroup " << cgroup_parent_ << " left behind";
-      for (const auto& [controller, mount_point] : cgroups_->mounts()) {
-        EXPECT_FALSE(fs::exists(mount_point + cgroup_parent_)) << mount_point << cgroup_parent_;
-      }
-    }
-  }
-
-  static void buildRootfs(const std::string& root) {
-    testing::buildBusyboxRootfs(
-        root, std::initializer_list<const char*>{"sh", "echo", "sleep", "cat", "id", "dd", "tail",
-                                                 "touch", "true"});
+    removeCgroups();
   }
 
   ContainerSpec spec(std::vector<std::string> args) {
@@ -129,10 +108,6 @@ class RuncIntegrationTest : public ::testing::Test {
     return status.ok() ? *status : ExitStatus{};
   }
 
-  TempDir tmp_;
-  std::unique_ptr<CgroupV1> cgroups_;
-  std::unique_ptr<Runc> runc_;
-  std::string cgroup_parent_;
   std::vector<std::string> ids_;
   std::vector<pid_t> shims_;
   int next_ = 0;
