@@ -15,6 +15,7 @@
 #include "api/protobuf.h"
 #include "api/yaml.h"
 #include "common/log.h"
+#include "common/url.h"
 
 namespace berth::client {
 
@@ -154,29 +155,11 @@ Error errorFromResponse(int http_status, std::string_view body, std::string_view
 
 namespace {
 
-// RFC 3986 unreserved characters stay; everything else is percent-encoded,
-// which is right both in a path segment and in a query value.
-std::string escape(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 void addQuery(std::string& target, std::string_view key, std::string_view value) {
   target += target.find('?') == std::string::npos ? '?' : '&';
   target += key;
   target += '=';
-  target += escape(value);
+  target += percentEncode(value);
 }
 
 const char* subresourceName(Subresource sub) {
@@ -228,10 +211,10 @@ std::string resourcePath(const api::KindInfo& kind, const std::string& ns, const
                          const std::string& subresource) {
   std::string p =
       kind.group.empty() ? "/api/" + kind.version : "/apis/" + kind.group + "/" + kind.version;
-  if (kind.namespaced && !ns.empty()) p += "/namespaces/" + escape(ns);
+  if (kind.namespaced && !ns.empty()) p += "/namespaces/" + percentEncode(ns);
   p += "/" + kind.resource;
   if (!name.empty()) {
-    p += "/" + escape(name);
+    p += "/" + percentEncode(name);
     if (!subresource.empty()) p += "/" + subresource;
   }
   return p;

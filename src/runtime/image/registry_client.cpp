@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "api/protobuf.h"  // base64Encode / base64Decode
+#include "common/url.h"
 #include "runtime/image/manifest.h"
 
 namespace berth::runtime {
@@ -25,21 +26,6 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
   return s;
-}
-
-std::string urlEncode(std::string_view s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
 }
 
 // --- libcurl transport: the multi interface drives one easy handle so that
@@ -530,8 +516,8 @@ Result<RegistryClient::CachedAuth> RegistryClient::answerChallenge(const ImageRe
         scope_it != c.params.end() ? scope_it->second : "repository:" + repo.path + ":pull";
     std::string url = realm->second + (realm->second.find('?') == std::string::npos ? "?" : "&");
     auto service = c.params.find("service");
-    if (service != c.params.end()) url += "service=" + urlEncode(service->second) + "&";
-    url += "scope=" + urlEncode(scope);
+    if (service != c.params.end()) url += "service=" + percentEncode(service->second) + "&";
+    url += "scope=" + percentEncode(scope);
     HttpRequest req{"GET", url, {}, true};
     if (auth) req.headers.push_back("Authorization: " + basic);
     {
