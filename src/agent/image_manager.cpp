@@ -38,7 +38,7 @@ EnsuredImage ImageManager::ensure(const api::Object& pod, const api::Object& con
   const std::string image = api::strAt(container, {"image"});
   std::string policy = api::strAt(container, {"imagePullPolicy"}, "IfNotPresent");
   auto event = [&](const char* type, const char* reason, std::string message) {
-    r.events.push_back(ImageEvent{type, reason, std::move(message)});
+    r.events.push_back(AgentEvent{type, reason, std::move(message)});
   };
   if (source_.validate) {
     Status valid = source_.validate(image);

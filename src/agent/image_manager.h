@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/agent_event.h"
 #include "agent/restart_backoff.h"
 #include "api/kind.h"
 #include "common/clock.h"
@@ -20,17 +21,11 @@
 
 namespace berth::agent {
 
-struct ImageEvent {
-  std::string type;  // Normal | Warning
-  std::string reason;
-  std::string message;
-};
-
 struct EnsuredImage {
   bool ready = false;
   std::string reason;   // the container's waiting reason when not ready
   std::string message;  // and its message
-  std::vector<ImageEvent> events;
+  std::vector<AgentEvent> events;
 };
 
 struct ImageSource {

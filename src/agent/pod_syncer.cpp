@@ -61,7 +61,7 @@ SyncOutcome PodSyncer::sync(const api::Object& pod) {
       objAt(pod, {"metadata"}) && api::metadata(pod)->contains("deletionTimestamp");
   const bool was_terminal = old_phase == "Succeeded" || old_phase == "Failed";
   auto event = [&](const char* type, const char* reason, std::string message) {
-    out.events.push_back(ImageEvent{type, reason, std::move(message)});
+    out.events.push_back(AgentEvent{type, reason, std::move(message)});
   };
 
   std::string pod_ip;

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/agent_event.h"
 #include "agent/container_status.h"
-#include "agent/image_manager.h"
 #include "agent/restart_backoff.h"
 #include "api/kind.h"
 #include "common/clock.h"
@@ -50,7 +50,7 @@ struct SyncOutcome {
   boost::json::object status;  // the pod status to report
   bool terminated = false;     // a deleted pod is fully stopped: delete it from the API
   std::optional<std::chrono::system_clock::time_point> resync_at;  // a back-off ends then
-  std::vector<ImageEvent> events;                                  // {type, reason, message}
+  std::vector<AgentEvent> events;
 };
 
 class PodSyncer {
