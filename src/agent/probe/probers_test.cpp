@@ -58,6 +58,11 @@ class TinyServer {
         std::lock_guard lock(mu_);
         last_ = req;
       }
+      // A bare connection (the tcpSocket probe) sends no request.
+      if (req.size() < 5 || req.compare(0, 4, "GET ") != 0) {
+        ::close(c);
+        continue;
+      }
       std::string path = req.substr(4, req.find(' ', 4) - 4);
       std::string resp;
       if (path == "/ok")
