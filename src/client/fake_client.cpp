@@ -234,7 +234,10 @@ struct ReactorEntry {
 
 struct FakeClient::State {
   mutable std::mutex mu;
-  int64_t revision = 0;
+  // An empty store is at revision 1, as etcd's is: a list of an empty
+  // store must not answer "0", which a watch reads as "from now" (an
+  // informer listing before the first write then missed that write).
+  int64_t revision = 1;
   int64_t compacted = 0;  // events at or below this revision are gone from history
   // storage resource -> "ns/name" (or "name") -> stored object.
   std::map<std::string, std::map<std::string, ObjectPtr>, std::less<>> objects;

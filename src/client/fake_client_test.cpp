@@ -88,7 +88,7 @@ TEST(ClientKinds, PreferredVersion) {
 TEST_F(FakeClientTest, CreateSetsServerFieldsAndRejectsDuplicates) {
   auto created = client_.create(pods_, pod("default", "a"));
   ASSERT_TRUE(created.ok()) << created.error().message;
-  EXPECT_EQ(rv(*created), "1");
+  EXPECT_EQ(rv(*created), "2");  // an empty store is at revision 1
   EXPECT_FALSE(api::uid(**created).empty());
   EXPECT_EQ(api::getStringPath(**created, "metadata.creationTimestamp"), "2024-01-02T03:04:05Z");
 
@@ -132,9 +132,9 @@ TEST_F(FakeClientTest, UpdateResourceVersionPreconditionAndNoop) {
   next["metadata"].as_object()["labels"].as_object()["tier"] = "x";
   auto updated = client_.update(pods_, next);
   ASSERT_TRUE(updated.ok()) << updated.error().message;
-  EXPECT_EQ(rv(*updated), "2");
+  EXPECT_EQ(rv(*updated), "3");
 
-  // `next` still carries resourceVersion 1: stale.
+  // `next` still carries resourceVersion 2: stale.
   auto stale = client_.update(pods_, next);
   ASSERT_FALSE(stale.ok());
   EXPECT_EQ(stale.error().code, ErrorCode::kConflict);
@@ -148,12 +148,12 @@ TEST_F(FakeClientTest, UpdateResourceVersionPreconditionAndNoop) {
   next["metadata"].as_object()["labels"].as_object()["tier"] = "y";
   auto forced = client_.update(pods_, next);
   ASSERT_TRUE(forced.ok());
-  EXPECT_EQ(rv(*forced), "3");
+  EXPECT_EQ(rv(*forced), "4");
 
   // Writing the same object again changes nothing and keeps the version.
   auto noop = client_.update(pods_, **forced);
   ASSERT_TRUE(noop.ok());
-  EXPECT_EQ(rv(*noop), "3");
+  EXPECT_EQ(rv(*noop), "4");
 
   auto gone = client_.update(pods_, pod("default", "nope"));
   ASSERT_FALSE(gone.ok());
@@ -219,7 +219,7 @@ TEST_F(FakeClientTest, ListHonoursNamespaceAndSelectors) {
   auto all = client_.list(pods_, "", {});
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(names(all->items), (std::vector<std::string>{"p1", "p2", "p3"}));
-  EXPECT_EQ(all->revision, 3);
+  EXPECT_EQ(all->revision, 4);
 
   auto in_a = client_.list(pods_, "a", {});
   ASSERT_TRUE(in_a.ok());
@@ -311,13 +311,13 @@ TEST_F(FakeClientTest, WatchDeliversSynchronouslyWithSelectorTransitions) {
 }
 
 TEST_F(FakeClientTest, WatchFromRevisionReplaysAndHandlersMayWrite) {
-  client_.add(pods_, pod("default", "p1"));                  // rv 1
-  auto p2 = client_.add(pods_, pod("default", "p2"));        // rv 2
-  ASSERT_TRUE(client_.remove(pods_, "default", "p1").ok());  // rv 3
+  client_.add(pods_, pod("default", "p1"));                  // rv 2
+  auto p2 = client_.add(pods_, pod("default", "p2"));        // rv 3
+  ASSERT_TRUE(client_.remove(pods_, "default", "p1").ok());  // rv 4
   Recorded rec;
   std::vector<int64_t> revisions;
   ListOptions from;
-  from.resource_version = "1";
+  from.resource_version = "2";
   auto w = client_.watch(pods_, "", from, [&](const Event& ev) {
     rec.handler()(ev);
     revisions.push_back(ev.revision);
@@ -329,11 +329,11 @@ TEST_F(FakeClientTest, WatchFromRevisionReplaysAndHandlersMayWrite) {
   });
   ASSERT_TRUE(w.ok());
   EXPECT_EQ(rec.lines, (std::vector<std::string>{"ADDED default/p2", "DELETED default/p1"}));
-  EXPECT_EQ(revisions, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(revisions, (std::vector<int64_t>{3, 4}));
   client_.add(pods_, pod("default", "p4"));
   EXPECT_EQ(rec.lines, (std::vector<std::string>{"ADDED default/p2", "DELETED default/p1",
                                                  "ADDED default/p4", "ADDED default/p5"}));
-  EXPECT_EQ(revisions.back(), 5);
+  EXPECT_EQ(revisions.back(), 6);
 
   // breakWatches ends a watch with an error, as a 410 from the server.
   client_.breakWatches(pods_, makeError(ErrorCode::kExpired, "too old resource version"));

@@ -184,7 +184,7 @@ TEST(InformerTest, ListsInPagesThenFollowsTheWatch) {
   informer.start();
   ASSERT_TRUE(informer.waitForSync(kDeadline));
   EXPECT_EQ(informer.size(), 1100u);
-  EXPECT_EQ(informer.revision(), 1100);
+  EXPECT_EQ(informer.revision(), 1101);  // the empty store was at revision 1
   EXPECT_EQ(informer.byIndex("node", "n1").size(), 550u);
   int lists = 0;
   for (const auto& a : client.actions()) lists += a.verb == "list";
@@ -276,9 +276,9 @@ TEST(InformerTest, RelistsAfterGoneAndReconciles) {
   FakeClock clock;
   ScriptedClient client(clock);
   const auto& pods = kind("", "Pod");
-  client.add(pods, pod("ns", "a"));  // rv 1
-  client.add(pods, pod("ns", "b"));  // rv 2
-  client.add(pods, pod("ns", "c"));  // rv 3
+  client.add(pods, pod("ns", "a"));  // rv 2 (an empty store is at revision 1)
+  client.add(pods, pod("ns", "b"));  // rv 3
+  client.add(pods, pod("ns", "c"));  // rv 4
   Log log;
   Informer informer(client, pods);
   informer.addIndex("node", byNode());
@@ -286,16 +286,16 @@ TEST(InformerTest, RelistsAfterGoneAndReconciles) {
   informer.start();
   ASSERT_TRUE(informer.waitForSync(kDeadline));
   ASSERT_TRUE(client.waitForWatches(1));
-  EXPECT_EQ(client.watchRv(0), "3");
+  EXPECT_EQ(client.watchRv(0), "4");
 
   // A watch event moves the cache along.
   Event modified;
   modified.type = EventType::kModified;
-  modified.object = ptr(pod("ns", "c", "", 3));
+  modified.object = ptr(pod("ns", "c", "", 4));
   client.handler(0)(modified);  // same resourceVersion: skipped
   Event bookmark;
   bookmark.type = EventType::kBookmark;
-  bookmark.revision = 3;
+  bookmark.revision = 4;
   client.handler(0)(bookmark);
 
   // Meanwhile (while the watch is "disconnected"): a changes, b goes, d
@@ -304,21 +304,21 @@ TEST(InformerTest, RelistsAfterGoneAndReconciles) {
   ASSERT_TRUE(a.ok());
   Object a2 = **a;
   a2["spec"].as_object()["nodeName"] = "n1";
-  ASSERT_TRUE(client.update(pods, a2).ok());              // rv 4
-  ASSERT_TRUE(client.remove(pods, "ns", "b").ok());       // rv 5
-  ASSERT_TRUE(client.create(pods, pod("ns", "d")).ok());  // rv 6
+  ASSERT_TRUE(client.update(pods, a2).ok());              // rv 5
+  ASSERT_TRUE(client.remove(pods, "ns", "b").ok());       // rv 6
+  ASSERT_TRUE(client.create(pods, pod("ns", "d")).ok());  // rv 7
 
   Event gone;
   gone.type = EventType::kError;
-  gone.error = makeError(ErrorCode::kExpired, "too old resource version: 3 (5)");
+  gone.error = makeError(ErrorCode::kExpired, "too old resource version: 4 (6)");
   client.handler(0)(gone);
 
   ASSERT_TRUE(client.waitForWatches(2));
   ASSERT_TRUE(log.waitForCount(6));
   EXPECT_EQ(log.lines(), (std::vector<std::string>{"add ns/a", "add ns/b", "add ns/c",
-                                                   "update ns/a 1->4", "add ns/d", "delete ns/b"}));
-  EXPECT_EQ(client.watchRv(1), "6");
-  EXPECT_EQ(informer.revision(), 6);
+                                                   "update ns/a 2->5", "add ns/d", "delete ns/b"}));
+  EXPECT_EQ(client.watchRv(1), "7");
+  EXPECT_EQ(informer.revision(), 7);
   EXPECT_EQ(keys(informer.list()), (std::vector<std::string>{"ns/a", "ns/c", "ns/d"}));
   EXPECT_EQ(keys(informer.byIndex("node", "n1")), (std::vector<std::string>{"ns/a"}));
   informer.stop();
