@@ -1,6 +1,7 @@
 #include "agent/pod_syncer.h"
 
 #include <map>
+#include <thread>
 
 #include "agent/pod_status.h"
 #include "api/kinds/access.h"
@@ -73,12 +74,17 @@ SyncOutcome PodSyncer::sync(const api::Object& pod) {
     int64_t grace =
         intAt(pod, {"metadata", "deletionGracePeriodSeconds"})
             .value_or(intAt(pod, {"spec", "terminationGracePeriodSeconds"}).value_or(30));
+    // The containers stop in parallel, each within the grace period.
+    std::vector<std::thread> stops;
     for (const auto& c : runtime_.containers(uid)) {
       if (!c.state.running) continue;
       event("Normal", "Killing", "Stopping container " + c.name);
-      (void)runtime_.stopContainer(c.state.id, std::chrono::seconds(grace));
+      stops.emplace_back([this, id = c.state.id, grace] {
+        (void)runtime_.stopContainer(id, std::chrono::seconds(grace));
+      });
     }
-    (void)runtime_.destroySandbox(pod);
+    for (auto& t : stops) t.join();
+    (void)cleanup(uid);
     out.terminated = true;
   } else if (!was_terminal) {
     auto ip = runtime_.ensureSandbox(pod);
@@ -93,6 +99,35 @@ SyncOutcome PodSyncer::sync(const api::Object& pod) {
   }
 
   auto history = byName(runtime_.containers(uid));
+  auto verdictOf = [&](const std::string& name, const RuntimeContainer& c) {
+    return probes_ ? probes_(uid, name, c.state.id) : ProbeVerdict{};
+  };
+  // A failed liveness or startup probe: the kubelet kills the container,
+  // and restartPolicy decides whether it runs again.
+  if (!deleting && !was_terminal) {
+    bool killed = false;
+    for (const json::object* spec : podContainers(pod, "containers")) {
+      const std::string name = strAt(*spec, {"name"});
+      auto it = history.find(name);
+      if (it == history.end() || !it->second.latest || !it->second.latest->state.running) continue;
+      ProbeVerdict verdict = verdictOf(name, *it->second.latest);
+      const char* probe = verdict.liveness_failed  ? "livenessProbe"
+                          : verdict.startup_failed ? "startupProbe"
+                                                   : nullptr;
+      if (!probe) continue;
+      event("Normal", "Killing",
+            "Container " + name + " failed " +
+                (verdict.liveness_failed ? std::string("liveness") : std::string("startup")) +
+                " probe, will be restarted");
+      // The probe's own terminationGracePeriodSeconds wins over the pod's.
+      int64_t grace =
+          intAt(*spec, {probe, "terminationGracePeriodSeconds"})
+              .value_or(intAt(pod, {"spec", "terminationGracePeriodSeconds"}).value_or(30));
+      (void)runtime_.stopContainer(it->second.latest->state.id, std::chrono::seconds(grace));
+      killed = true;
+    }
+    if (killed) history = byName(runtime_.containers(uid));
+  }
   // Starts a container, or says why it waits (back-off).
   auto run = [&](const json::object& spec, History& h, ContainerView& v) {
     const std::string name = strAt(spec, {"name"});
@@ -106,6 +141,19 @@ SyncOutcome PodSyncer::sync(const api::Object& pod) {
               "Back-off restarting failed container " + name + " in pod " + pod_desc);
         if (auto at = backoff_.retryAt(uid + "/" + name, finished))
           if (!out.resync_at || *at < *out.resync_at) out.resync_at = *at;
+        return false;
+      }
+    }
+    if (images_) {
+      EnsuredImage image = images_->ensure(pod, spec);
+      for (auto& e : image.events) out.events.push_back(std::move(e));
+      if (!image.ready) {
+        v.waiting_reason = image.reason;
+        v.waiting_message = image.message;
+        // A pull back-off starts at 10 s; the image manager says when a
+        // pull may go again.
+        auto at = now + std::chrono::seconds(10);
+        if (!out.resync_at || at < *out.resync_at) out.resync_at = at;
         return false;
       }
     }
@@ -172,8 +220,11 @@ SyncOutcome PodSyncer::sync(const api::Object& pod) {
       if (h.latest) v.current = h.latest->state;
       if (h.previous) v.previous = h.previous->state;
       v.restart_count = h.latest ? h.latest->attempt : 0;
-      v.ready = h.latest && h.latest->state.running && v.waiting_reason.empty();
-      v.started = v.ready;
+      const bool running = h.latest && h.latest->state.running;
+      ProbeVerdict verdict = running ? verdictOf(name, *h.latest) : ProbeVerdict{};
+      v.started = running && verdict.started;
+      v.ready = v.started && verdict.ready && v.waiting_reason.empty();
+      if (running) out.running.push_back(*h.latest);
       if (h.latest && std::string(list) == "initContainers" && !h.latest->state.running &&
           h.latest->state.exit_code == 0)
         v.ready = true;  // a completed init container counts as ready
@@ -190,6 +241,7 @@ SyncOutcome PodSyncer::sync(const api::Object& pod) {
   status["phase"] = phase;
   status["hostIP"] = node_ip_;
   status["hostIPs"] = json::array{json::object{{"ip", node_ip_}}};
+  out.pod_ip = pod_ip;
   if (!pod_ip.empty()) {
     status["podIP"] = pod_ip;
     status["podIPs"] = json::array{json::object{{"ip", pod_ip}}};
@@ -201,6 +253,16 @@ SyncOutcome PodSyncer::sync(const api::Object& pod) {
   status["conditions"] = podConditions(pod, status, &old_conditions, sandbox_ready, now);
   out.status = std::move(status);
   return out;
+}
+
+Status PodSyncer::cleanup(const std::string& pod_uid) {
+  for (const auto& c : runtime_.containers(pod_uid)) {
+    if (c.state.running) (void)runtime_.stopContainer(c.state.id, std::chrono::seconds(0));
+    backoff_.forget(pod_uid + "/" + c.name);
+  }
+  api::Object stub;
+  stub["metadata"] = json::object{{"uid", pod_uid}};
+  return runtime_.destroySandbox(stub);
 }
 
 }  // namespace berth::agent

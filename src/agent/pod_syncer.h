@@ -8,16 +8,22 @@
 // what runs. A deleted pod's containers are stopped within its grace
 // period and its sandbox torn down.
 //
-// Probes, volumes and image pulls are the caller's (the pod worker) for
-// now: containers are ready once running, and `started` is true for them.
+// Images are made present through the ImageManager before a container
+// starts (pull policy, pull back-off). Probes are the pod worker's
+// ProbeManager; the syncer reads their verdicts through `probes`: a
+// container is started once its startup probe passed and ready once its
+// readiness probe did, and a failed liveness or startup probe has the
+// container killed and restarted by restartPolicy.
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "agent/agent_event.h"
 #include "agent/container_status.h"
+#include "agent/image_manager.h"
 #include "agent/restart_backoff.h"
 #include "api/kind.h"
 #include "common/clock.h"
@@ -44,6 +50,9 @@ class PodRuntime {
   // Every attempt of every container of the pod, running or exited.
   virtual std::vector<RuntimeContainer> containers(const std::string& pod_uid) = 0;
   virtual Status stopContainer(const std::string& id, std::chrono::milliseconds grace) = 0;
+  // The uids of every pod the runtime holds something of (containers or a
+  // sandbox): what a restarted agent checks against the API's pods.
+  virtual std::vector<std::string> podUids() = 0;
 };
 
 struct SyncOutcome {
@@ -51,19 +60,47 @@ struct SyncOutcome {
   bool terminated = false;     // a deleted pod is fully stopped: delete it from the API
   std::optional<std::chrono::system_clock::time_point> resync_at;  // a back-off ends then
   std::vector<AgentEvent> events;
+  std::string pod_ip;
+  // The latest attempt of every container that is running now (probes
+  // follow them).
+  std::vector<RuntimeContainer> running;
 };
+
+// What the syncer needs to know of a container's probes (the ProbeManager
+// answers it; the syncer does not depend on how probes run).
+struct ProbeVerdict {
+  bool ready = true;    // readiness passed (or there is no readiness probe)
+  bool started = true;  // startup passed (or there is no startup probe)
+  bool liveness_failed = false;
+  bool startup_failed = false;
+};
+using ProbeVerdicts = std::function<ProbeVerdict(
+    const std::string& pod_uid, const std::string& container_name, const std::string& id)>;
 
 class PodSyncer {
  public:
-  PodSyncer(PodRuntime& runtime, Clock& clock, std::string node_ip)
-      : runtime_(runtime), clock_(clock), node_ip_(std::move(node_ip)) {}
+  // `images` (may be null: images are taken to be present) and `probes`
+  // (may be empty: no probes) outlive the syncer. sync() may run for
+  // different pods on different threads at once.
+  PodSyncer(PodRuntime& runtime, Clock& clock, std::string node_ip, ImageManager* images = nullptr,
+            ProbeVerdicts probes = {})
+      : runtime_(runtime),
+        clock_(clock),
+        node_ip_(std::move(node_ip)),
+        images_(images),
+        probes_(std::move(probes)) {}
 
   SyncOutcome sync(const api::Object& pod);
+  // A pod gone from the API (or never seen by this agent): whatever the
+  // runtime holds of `pod_uid` is stopped at once and removed.
+  Status cleanup(const std::string& pod_uid);
 
  private:
   PodRuntime& runtime_;
   Clock& clock_;
   std::string node_ip_;
+  ImageManager* images_;
+  ProbeVerdicts probes_;
   RestartBackoff backoff_;
 };
 

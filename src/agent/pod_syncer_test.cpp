@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <mutex>
 
 #include "api/kinds/access.h"
 #include "common/error.h"
@@ -40,7 +41,12 @@ class FakeRuntime : public PodRuntime {
     return r;
   }
   std::vector<RuntimeContainer> containers(const std::string&) override { return all; }
+  std::vector<std::string> podUids() override {
+    return all.empty() && sandboxes == destroyed ? std::vector<std::string>{}
+                                                 : std::vector<std::string>{"u1"};
+  }
   Status stopContainer(const std::string& id, std::chrono::milliseconds grace) override {
+    std::lock_guard lock(mu);  // a deleted pod's containers stop in parallel
     last_grace = grace;
     exit(id, 137, 9);
     return okStatus();
@@ -57,6 +63,7 @@ class FakeRuntime : public PodRuntime {
   }
 
   Clock& clock_;
+  std::mutex mu;
   std::vector<RuntimeContainer> all;
   int sandboxes = 0, destroyed = 0;
   bool fail_sandbox = false;
@@ -194,6 +201,112 @@ TEST_F(PodSyncerTest, SandboxFailureWaitsAndRetries) {
   ASSERT_TRUE(s.resync_at);
   runtime_.fail_sandbox = false;
   EXPECT_EQ(phase(syncer_.sync(p)), "Running");
+}
+
+TEST_F(PodSyncerTest, ProbeVerdictsDecideStartedReadyAndRestarts) {
+  ProbeVerdict verdict;
+  verdict.started = false;
+  verdict.ready = false;
+  std::vector<std::string> asked;
+  PodSyncer syncer(runtime_, clock_, "10.0.0.2", nullptr,
+                   [&](const std::string& uid, const std::string& name, const std::string& id) {
+                     asked.push_back(uid + "/" + name + "/" + id);
+                     return verdict;
+                   });
+  api::Object p = pod("Always", R"("terminationGracePeriodSeconds": 9, )");
+  p["spec"].as_object()["containers"].as_array()[0].as_object()["livenessProbe"] =
+      json::parse(R"({"exec": {"command": ["true"]}, "terminationGracePeriodSeconds": 2})");
+  auto s1 = syncer.sync(p);
+  apply(p, s1);
+  EXPECT_FALSE(cstatus(s1).at("started").as_bool());
+  EXPECT_FALSE(cstatus(s1).at("ready").as_bool());
+  ASSERT_EQ(s1.running.size(), 1u);
+  EXPECT_EQ(s1.running[0].state.id, "c-0");
+  EXPECT_EQ(s1.pod_ip, "10.244.1.7");
+  EXPECT_EQ(asked.back(), "u1/c/c-0");
+
+  verdict.started = true;
+  auto s2 = syncer.sync(p);
+  EXPECT_TRUE(cstatus(s2).at("started").as_bool());
+  EXPECT_FALSE(cstatus(s2).at("ready").as_bool());
+  verdict.ready = true;
+  auto s3 = syncer.sync(p);
+  apply(p, s3);
+  EXPECT_TRUE(cstatus(s3).at("ready").as_bool());
+
+  // Liveness fails: killed with the probe's grace period, restarted at once.
+  verdict.liveness_failed = true;
+  auto s4 = syncer.sync(p);
+  EXPECT_EQ(runtime_.last_grace, std::chrono::milliseconds(2000));
+  ASSERT_EQ(runtime_.all.size(), 2u);
+  EXPECT_FALSE(runtime_.all[0].state.running);
+  EXPECT_TRUE(runtime_.all[1].state.running);
+  EXPECT_EQ(cstatus(s4).at("restartCount").as_int64(), 1);
+  ASSERT_GE(s4.events.size(), 1u);
+  EXPECT_EQ(s4.events[0].reason, "Killing");
+  EXPECT_EQ(s4.events[0].message, "Container c failed liveness probe, will be restarted");
+}
+
+TEST_F(PodSyncerTest, AStartupFailureUnderRestartPolicyNeverFailsThePod) {
+  PodSyncer syncer(runtime_, clock_, "10.0.0.2", nullptr,
+                   [&](const std::string&, const std::string&, const std::string&) {
+                     ProbeVerdict v;
+                     v.started = false;
+                     v.startup_failed = true;
+                     return v;
+                   });
+  api::Object p = pod("Never");
+  apply(p, syncer.sync(p));  // started, then the verdict kills it
+  auto s = syncer.sync(p);
+  EXPECT_EQ(runtime_.last_grace, std::chrono::milliseconds(30000));  // the pod's default
+  EXPECT_EQ(runtime_.all.size(), 1u);
+  EXPECT_EQ(phase(s), "Failed");
+  EXPECT_EQ(s.events[0].message, "Container c failed startup probe, will be restarted");
+}
+
+TEST_F(PodSyncerTest, AMissingImageIsPulledFirstAndAFailedPullWaits) {
+  bool present = false;
+  Status pull_result = makeError(ErrorCode::kNotFound, "manifest unknown");
+  int pulls = 0;
+  ImageSource source;
+  source.present = [&](const std::string&) { return present; };
+  source.pull = [&](const std::string&) -> Result<int64_t> {
+    pulls++;
+    if (!pull_result.ok()) return pull_result.error();
+    present = true;
+    return int64_t{1234};
+  };
+  ImageManager images(source, clock_);
+  PodSyncer syncer(runtime_, clock_, "10.0.0.2", &images);
+  api::Object p = pod("Always");
+  auto s1 = syncer.sync(p);
+  apply(p, s1);
+  EXPECT_TRUE(runtime_.all.empty());
+  EXPECT_EQ(pulls, 1);
+  EXPECT_EQ(strAt(cstatus(s1), {"state", "waiting", "reason"}), "ErrImagePull");
+  ASSERT_TRUE(s1.resync_at);
+  EXPECT_EQ(*s1.resync_at, clock_.now() + seconds(10));
+  // Within the back-off no pull is tried.
+  auto s2 = syncer.sync(p);
+  EXPECT_EQ(pulls, 1);
+  EXPECT_EQ(strAt(cstatus(s2), {"state", "waiting", "reason"}), "ImagePullBackOff");
+  clock_.advance(seconds(10));
+  pull_result = okStatus();
+  auto s3 = syncer.sync(p);
+  EXPECT_EQ(pulls, 2);
+  ASSERT_EQ(runtime_.all.size(), 1u);
+  EXPECT_EQ(phase(s3), "Running");
+  EXPECT_EQ(s3.events[0].reason, "Pulling");
+}
+
+TEST_F(PodSyncerTest, CleanupStopsAndTearsDownWhatAGonePodLeft) {
+  api::Object p = pod("Always");
+  apply(p, syncer_.sync(p));
+  EXPECT_EQ(runtime_.podUids(), std::vector<std::string>{"u1"});
+  ASSERT_TRUE(syncer_.cleanup("u1").ok());
+  EXPECT_FALSE(runtime_.all[0].state.running);
+  EXPECT_EQ(runtime_.last_grace, std::chrono::milliseconds(0));
+  EXPECT_EQ(runtime_.destroyed, 1);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "agent/container_env.h"
 #include "agent/container_spec_builder.h"
@@ -233,6 +234,16 @@ std::vector<RuntimeContainer> RealPodRuntime::containers(const std::string& pod_
   for (const auto& c : containers_.list())
     if (c.pod_uid == pod_uid) out.push_back(RuntimeContainer{c.name, c.attempt, attemptOf(c)});
   return out;
+}
+
+std::vector<std::string> RealPodRuntime::podUids() {
+  std::set<std::string> uids;
+  for (const auto& c : containers_.list()) uids.insert(c.pod_uid);
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(options_.sandbox.pods_dir, ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec))
+    if (it->is_directory()) uids.insert(it->path().filename().string());
+  return {uids.begin(), uids.end()};
 }
 
 Status RealPodRuntime::stopContainer(const std::string& id, std::chrono::milliseconds grace) {

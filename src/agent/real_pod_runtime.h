@@ -42,6 +42,7 @@ class RealPodRuntime : public PodRuntime {
                                           int attempt, const std::string& pod_ip) override;
   std::vector<RuntimeContainer> containers(const std::string& pod_uid) override;
   Status stopContainer(const std::string& id, std::chrono::milliseconds grace) override;
+  std::vector<std::string> podUids() override;
 
   // Writes the pod's volumes (emptyDir, hostPath, configMap, secret,
   // downwardAPI, projected). Called from ensureSandbox on every sync, so

@@ -146,7 +146,7 @@ Result<ContainerInfo> ContainerManager::start(ContainerConfig config) {
   ShimOptions shim;
   shim.id = info.id;
   shim.bundle = bundle.dir();
-  shim.state_dir = d + "/state";
+  shim.state_dir = stateDir(info.id);
   shim.runc_binary = config_.runc_binary;
   shim.runc_root = config_.runc_root;
   shim.cgroups_path = config.spec.cgroups_path;
@@ -196,7 +196,7 @@ Result<ContainerInfo> ContainerManager::readMeta(const std::string& id) const {
 
 Result<ContainerInfo> ContainerManager::inspect(const std::string& id) const {
   BERTH_ASSIGN_OR_RETURN(auto info, readMeta(id));
-  auto exit = readExitStatus(dir(id) + "/state");
+  auto exit = readExitStatus(stateDir(id));
   if (exit.ok()) {
     info.state = ContainerState::kExited;
     info.exit = *exit;

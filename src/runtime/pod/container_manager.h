@@ -77,6 +77,8 @@ class ContainerManager {
   Status remove(const std::string& id);
 
   const ContainerManagerConfig& config() const { return config_; }
+  // Where the container's shim leaves exit.json (ExitWatcher watches it).
+  std::string stateDir(const std::string& id) const { return dir(id) + "/state"; }
 
  private:
   ContainerManager(ContainerManagerConfig config, ImageStore& images);
