@@ -173,6 +173,11 @@ Response ApiServer::handleResource(const Request& req, ResourcePath& path,
     if (sub == "finalize" && is_ns && m == "PUT") return handleUpdate(req, path);
     if (sub == "scale" && kind.has_scale) return handleScale(req, path);
     if (sub == "binding" && kind.group.empty() && kind.kind == "Pod") return handleBinding(req, path.namespace_, path.name);
+    if (sub == "log" && kind.group.empty() && kind.kind == "Pod") {
+      *streamed = true;
+      handlePodLog(req, path, responder);
+      return {};
+    }
     if (sub == "eviction" && kind.group.empty() && kind.kind == "Pod") {
       // POST pods/{name}/eviction (Registry::evict, eviction.cpp): the answer
       // is a Status whose code is the HTTP status.

@@ -11,6 +11,8 @@
 
 namespace berth::apiserver {
 
+class AgentProxy;
+
 // The resource a request path names, e.g.
 // /apis/apps/v1/namespaces/default/deployments/web/scale.
 struct ResourcePath {
@@ -34,6 +36,8 @@ class ApiServer : public Handler {
     // random 30-60 min per watch, after MinRequestTimeout).
     int default_watch_seconds = 1800;
     size_t max_watch_pending_bytes = 64 << 20;
+    // How pods/log reaches node agents (pod_log.h); null: it answers 503.
+    std::shared_ptr<AgentProxy> agent_proxy;
   };
 
   ApiServer(Registry& registry, Timers& timers, Options options);
@@ -68,6 +72,9 @@ class ApiServer : public Handler {
   // The legacy /api/v1/namespaces/{ns}/bindings collection; *handled = false
   // for every other path.
   Response handleLegacyBinding(const Request& req, bool* handled);
+  // GET pods/{name}/log, proxied to the pod's node agent (pod_log.cpp);
+  // answers through `responder` itself.
+  void handlePodLog(const Request& req, const ResourcePath& path, const std::shared_ptr<Responder>& responder);
 
   Registry& registry_;
   Timers& timers_;
