@@ -36,7 +36,9 @@ ProbeTiming probeTiming(const api::Object& probe);
 
 class ProbeWorker {
  public:
-  using TimePoint = std::chrono::steady_clock::time_point;
+  // Wall-clock time, as berth's Clock and the container's startedAt are: the
+  // initial delay counts from the start time the runtime reported.
+  using TimePoint = std::chrono::system_clock::time_point;
 
   ProbeWorker(ProbeKind kind, ProbeTiming timing);
 
