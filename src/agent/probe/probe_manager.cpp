@@ -380,10 +380,10 @@ ProbeManager::Notice ProbeManager::complete(const Job& job, const ProbeOutcome& 
       notice.event_reason = "Unhealthy";
       notice.event_message =
           kind + " probe errored and resulted in unknown state: " + outcome.output;
-      BERTH_LOG(kInfo, "probe") << "probe errored kind=" << probeKindName(job.kind)
-                                << " pod=" << notice.pod_key
-                                << " container=" << job.container->target->container_name
-                                << " error=" << outcome.output;
+      BERTH_LOG(kDebug, "probe") << "probe errored kind=" << probeKindName(job.kind)
+                                 << " pod=" << notice.pod_key
+                                 << " container=" << job.container->target->container_name
+                                 << " error=" << outcome.output;
       break;
     case ProbeResult::kSuccess:
       break;
