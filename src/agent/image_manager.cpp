@@ -70,7 +70,7 @@ EnsuredImage ImageManager::ensure(const api::Object& pod, const api::Object& con
   }
   event("Normal", "Pulling", "Pulling image \"" + image + "\"");
   auto start = std::chrono::steady_clock::now();
-  auto pulled = source_.pull(image);
+  auto pulled = source_.pull(image, pod);
   if (!pulled.ok()) {
     backoff_.next(key, clock_.now());
     r.reason = "ErrImagePull";

@@ -31,8 +31,9 @@ struct EnsuredImage {
 struct ImageSource {
   // Whether the store has the image (by the container's reference).
   std::function<bool(const std::string& image)> present;
-  // Pulls it; the size of what was pulled in bytes.
-  std::function<Result<int64_t>(const std::string& image)> pull;
+  // Pulls it with the pod's imagePullSecrets; the size of what was pulled
+  // in bytes.
+  std::function<Result<int64_t>(const std::string& image, const api::Object& pod)> pull;
   // Checks the reference's syntax.
   std::function<Status(const std::string& image)> validate;
 };

@@ -16,7 +16,7 @@ class ImageManagerTest : public ::testing::Test {
  protected:
   ImageManagerTest()
       : manager_(ImageSource{[this](const std::string& i) { return store_.count(i) > 0; },
-                             [this](const std::string& i) -> Result<int64_t> {
+                             [this](const std::string& i, const api::Object&) -> Result<int64_t> {
                                ++pulls_;
                                if (fail_) return makeError(ErrorCode::kNotFound, "not found");
                                store_.insert(i);

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <mutex>
 
+#include "agent/fake_pod_runtime.h"
 #include "api/kinds/access.h"
 #include "common/error.h"
 
@@ -14,61 +15,6 @@ namespace {
 namespace json = boost::json;
 using api::strAt;
 using std::chrono::seconds;
-
-// Containers that run until the test says they exit.
-class FakeRuntime : public PodRuntime {
- public:
-  explicit FakeRuntime(Clock& clock) : clock_(clock) {}
-  Result<std::string> ensureSandbox(const api::Object&) override {
-    if (fail_sandbox) return makeError(ErrorCode::kInternal, "CNI failed");
-    sandboxes++;
-    return std::string("10.244.1.7");
-  }
-  Status destroySandbox(const api::Object&) override {
-    destroyed++;
-    return okStatus();
-  }
-  Result<RuntimeContainer> startContainer(const api::Object& pod, const api::Object& c, int attempt,
-                                          const std::string&) override {
-    RuntimeContainer r;
-    r.name = strAt(c, {"name"});
-    r.attempt = attempt;
-    r.state.id = r.name + "-" + std::to_string(attempt);
-    r.state.running = true;
-    r.state.started_at = formatRfc3339(clock_.now());
-    r.state.image_id = "sha256:abc";
-    all.push_back(r);
-    return r;
-  }
-  std::vector<RuntimeContainer> containers(const std::string&) override { return all; }
-  std::vector<std::string> podUids() override {
-    return all.empty() && sandboxes == destroyed ? std::vector<std::string>{}
-                                                 : std::vector<std::string>{"u1"};
-  }
-  Status stopContainer(const std::string& id, std::chrono::milliseconds grace) override {
-    std::lock_guard lock(mu);  // a deleted pod's containers stop in parallel
-    last_grace = grace;
-    exit(id, 137, 9);
-    return okStatus();
-  }
-  void exit(const std::string& id, int code, int signal = 0) {
-    for (auto& c : all)
-      if (c.state.id == id) {
-        c.state.running = false;
-        c.state.exit_code = code;
-        c.state.signal = signal;
-        c.state.reason = code == 0 ? "Completed" : "Error";
-        c.state.finished_at = formatRfc3339(clock_.now());
-      }
-  }
-
-  Clock& clock_;
-  std::mutex mu;
-  std::vector<RuntimeContainer> all;
-  int sandboxes = 0, destroyed = 0;
-  bool fail_sandbox = false;
-  std::chrono::milliseconds last_grace{0};
-};
 
 class PodSyncerTest : public ::testing::Test {
  protected:
@@ -270,7 +216,7 @@ TEST_F(PodSyncerTest, AMissingImageIsPulledFirstAndAFailedPullWaits) {
   int pulls = 0;
   ImageSource source;
   source.present = [&](const std::string&) { return present; };
-  source.pull = [&](const std::string&) -> Result<int64_t> {
+  source.pull = [&](const std::string&, const api::Object&) -> Result<int64_t> {
     pulls++;
     if (!pull_result.ok()) return pull_result.error();
     present = true;

@@ -308,34 +308,11 @@ void HollowNodeSet::renewLease(const std::string& name) {
     lease = node.lease;
     uid = node.uid;
   }
-  const TimePoint now = clock_.now();
   const int duration = static_cast<int>(options_.lease_duration.count());
-  auto renewed = [&](const api::Object& base) {
-    api::Object copy = base;
-    json::object& spec = api::ensureObj(copy, "spec");
-    spec["holderIdentity"] = name;
-    spec["leaseDurationSeconds"] = duration;
-    spec["renewTime"] = formatRfc3339Micro(now);
-    return copy;
-  };
-  Result<ObjectPtr> result = makeError(ErrorCode::kNotFound, "no lease yet");
-  if (lease) {
-    result = client_.update(lease_kind_, renewed(*lease));
-    if (!result.ok() && result.error().code == ErrorCode::kConflict) {
-      conflicts_++;
-      auto current = client_.get(lease_kind_, kNodeLeaseNamespace, name);
-      result = current.ok() ? client_.update(lease_kind_, renewed(**current))
-                            : std::move(current).error();
-    }
-  }
-  if (!result.ok() && result.error().code == ErrorCode::kNotFound) {
-    result = client_.create(lease_kind_, leaseObject(name, uid, duration, now));
-    if (!result.ok() && result.error().code == ErrorCode::kAlreadyExists) {
-      auto current = client_.get(lease_kind_, kNodeLeaseNamespace, name);
-      result = current.ok() ? client_.update(lease_kind_, renewed(**current))
-                            : std::move(current).error();
-    }
-  }
+  bool conflicted = false;
+  Result<ObjectPtr> result =
+      node::renewLease(client_, name, uid, duration, clock_.now(), lease, &conflicted);
+  if (conflicted) conflicts_++;
   if (!result.ok()) {
     BERTH_LOG(kWarning, kComponent)
         << "lease renewal failed node=" << name << " error=" << result.error().message;

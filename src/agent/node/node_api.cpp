@@ -1,5 +1,7 @@
 #include "agent/node/node_api.h"
 
+#include "common/error.h"
+
 namespace berth::agent::node {
 
 namespace json = boost::json;
@@ -66,6 +68,39 @@ api::Object leaseObject(const std::string& node_name, const std::string& node_ui
                      {"spec", json::object{{"holderIdentity", node_name},
                                            {"leaseDurationSeconds", lease_duration_seconds},
                                            {"renewTime", formatRfc3339Micro(renew)}}}};
+}
+
+Result<client::ObjectPtr> renewLease(client::Client& client, const std::string& node_name,
+                                     const std::string& node_uid, int lease_duration_seconds,
+                                     TimePoint now, const client::ObjectPtr& cached,
+                                     bool* conflicted) {
+  const api::KindInfo& lease_kind = client::kind("coordination.k8s.io", "Lease");
+  auto renewed = [&](const api::Object& base) {
+    api::Object copy = base;
+    json::object& spec = api::ensureObj(copy, "spec");
+    spec["holderIdentity"] = node_name;
+    spec["leaseDurationSeconds"] = lease_duration_seconds;
+    spec["renewTime"] = formatRfc3339Micro(now);
+    return copy;
+  };
+  auto updateCurrent = [&]() -> Result<client::ObjectPtr> {
+    BERTH_ASSIGN_OR_RETURN(auto current, client.get(lease_kind, kNodeLeaseNamespace, node_name));
+    return client.update(lease_kind, renewed(*current));
+  };
+  Result<client::ObjectPtr> result = makeError(ErrorCode::kNotFound, "no lease yet");
+  if (cached) {
+    result = client.update(lease_kind, renewed(*cached));
+    if (!result.ok() && result.error().code == ErrorCode::kConflict) {
+      if (conflicted) *conflicted = true;
+      result = updateCurrent();
+    }
+  }
+  if (!result.ok() && result.error().code == ErrorCode::kNotFound) {
+    result =
+        client.create(lease_kind, leaseObject(node_name, node_uid, lease_duration_seconds, now));
+    if (!result.ok() && result.error().code == ErrorCode::kAlreadyExists) result = updateCurrent();
+  }
+  return result;
 }
 
 json::object realNodeStatus(const NodeReport& r, json::array conditions) {

@@ -14,6 +14,7 @@
 #include "agent/node/machine.h"
 #include "api/kind.h"
 #include "api/object.h"
+#include "client/client.h"
 #include "common/clock.h"
 
 namespace berth::agent::node {
@@ -51,6 +52,16 @@ class NodeConditions {
 // The node's Lease, owned by its Node (so it goes when the Node does).
 api::Object leaseObject(const std::string& node_name, const std::string& node_uid,
                         int lease_duration_seconds, TimePoint renew);
+
+// One renewal of the node's Lease, as the kubelet's lease controller does
+// it: an update of `cached` (the Lease as last written; null at first),
+// after a conflict an update of the current one, and a create when there
+// is none. *conflicted tells whether a conflict happened (hollow nodes count
+// them). Returns the Lease as written.
+Result<client::ObjectPtr> renewLease(client::Client& client, const std::string& node_name,
+                                     const std::string& node_uid, int lease_duration_seconds,
+                                     TimePoint now, const client::ObjectPtr& cached,
+                                     bool* conflicted = nullptr);
 
 // What a real node reports: the kubelet's status setters over its machine.
 struct NodeReport {

@@ -1,0 +1,89 @@
+#pragma once
+
+// A PodRuntime for unit tests of the pod syncer and the pod workers:
+// containers run until the test says they exit; stopping one makes it exit
+// 137 (SIGKILL). Not thread-safe beyond stopContainer (a deleted pod's
+// containers stop in parallel).
+
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent/pod_syncer.h"
+#include "api/kinds/access.h"
+#include "api/object.h"
+#include "common/error.h"
+
+namespace berth::agent {
+
+// Containers that run until the test says they exit.
+class FakeRuntime : public PodRuntime {
+ public:
+  explicit FakeRuntime(Clock& clock) : clock_(clock) {}
+  Result<std::string> ensureSandbox(const api::Object& pod) override {
+    if (fail_sandbox) return makeError(ErrorCode::kInternal, "CNI failed");
+    sandboxes++;
+    sandbox_uids.insert(api::uid(pod));
+    return std::string("10.244.1.7");
+  }
+  Status destroySandbox(const api::Object& pod) override {
+    destroyed++;
+    sandbox_uids.erase(api::uid(pod));
+    return okStatus();
+  }
+  Result<RuntimeContainer> startContainer(const api::Object& pod, const api::Object& c, int attempt,
+                                          const std::string&) override {
+    RuntimeContainer r;
+    r.name = api::strAt(c, {"name"});
+    r.attempt = attempt;
+    r.state.id = r.name + "-" + std::to_string(attempt);
+    r.state.running = true;
+    r.state.started_at = formatRfc3339(clock_.now());
+    r.state.image_id = "sha256:abc";
+    all.push_back(r);
+    uid_of[r.state.id] = api::uid(pod);
+    return r;
+  }
+  std::vector<RuntimeContainer> containers(const std::string& uid) override {
+    std::vector<RuntimeContainer> out;
+    for (const auto& c : all)
+      if (uid_of[c.state.id] == uid) out.push_back(c);
+    return out;
+  }
+  // Pods with a sandbox or a running container.
+  std::vector<std::string> podUids() override {
+    std::set<std::string> uids = sandbox_uids;
+    for (const auto& c : all)
+      if (c.state.running) uids.insert(uid_of[c.state.id]);
+    return {uids.begin(), uids.end()};
+  }
+  Status stopContainer(const std::string& id, std::chrono::milliseconds grace) override {
+    std::lock_guard lock(mu);  // a deleted pod's containers stop in parallel
+    last_grace = grace;
+    exit(id, 137, 9);
+    return okStatus();
+  }
+  void exit(const std::string& id, int code, int signal = 0) {
+    for (auto& c : all)
+      if (c.state.id == id) {
+        c.state.running = false;
+        c.state.exit_code = code;
+        c.state.signal = signal;
+        c.state.reason = code == 0 ? "Completed" : "Error";
+        c.state.finished_at = formatRfc3339(clock_.now());
+      }
+  }
+
+  Clock& clock_;
+  std::mutex mu;
+  std::vector<RuntimeContainer> all;
+  std::map<std::string, std::string> uid_of;  // container id -> pod uid
+  std::set<std::string> sandbox_uids;
+  int sandboxes = 0, destroyed = 0;
+  bool fail_sandbox = false;
+  std::chrono::milliseconds last_grace{0};
+};
+
+}  // namespace berth::agent
