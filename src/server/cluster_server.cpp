@@ -6,9 +6,12 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "api/kind.h"
 #include "apiserver/api_server.h"
+#include "apiserver/pod_log.h"
 #include "apiserver/registry/registry.h"
 #include "apiserver/timers.h"
 #include "common/log.h"
@@ -52,6 +55,29 @@ struct ClusterServer::Impl {
     });
   }
 };
+
+namespace {
+
+// pods/log reaches node agents with a client certificate of the API
+// server's own (kube-apiserver --kubelet-client-certificate), issued from
+// the cluster CA at every start; agents trust that CA's clients.
+Result<std::shared_ptr<apiserver::AgentProxy>> startAgentProxy(const std::string& data_dir,
+                                                               const std::string& ca_pem) {
+  std::string key_path = data_dir + "/pki/ca.key";  // auth::ensureClusterCredentials
+  std::ifstream in(key_path, std::ios::binary);
+  if (!in) return makeError(ErrorCode::kInternal, "cannot read " + key_path);
+  std::ostringstream key;
+  key << in.rdbuf();
+  BERTH_ASSIGN_OR_RETURN(auto cert, apiserver::issueAgentClientCertificate({ca_pem, key.str()}));
+  apiserver::AgentProxyOptions options;
+  options.client_cert_pem = std::move(cert.cert_pem);
+  options.client_key_pem = std::move(cert.key_pem);
+  auto proxy = std::make_shared<apiserver::AgentProxy>(std::move(options));
+  BERTH_RETURN_IF_ERROR(proxy->start());
+  return proxy;
+}
+
+}  // namespace
 
 Status parseServerFlags(const std::vector<std::string>& args, ServerConfig* config) {
   for (size_t i = 0; i < args.size(); ++i) {
@@ -154,7 +180,9 @@ Result<std::unique_ptr<ClusterServer>> ClusterServer::start(const ServerConfig& 
   apiserver::Registry::Options ro;
   ro.service_cidr = config.service_cidr;
   impl->registry = std::make_unique<apiserver::Registry>(kinds, impl->cache, RealClock::instance(), ro);
-  impl->api = std::make_unique<apiserver::ApiServer>(*impl->registry, *impl->timers, apiserver::ApiServer::Options{});
+  apiserver::ApiServer::Options api_options;
+  BERTH_ASSIGN_OR_RETURN(api_options.agent_proxy, startAgentProxy(config.data_dir, impl->creds.ca_pem));
+  impl->api = std::make_unique<apiserver::ApiServer>(*impl->registry, *impl->timers, std::move(api_options));
 
   BERTH_ASSIGN_OR_RETURN(impl->transport, startTransport(impl->config, impl->creds, *impl->api));
   impl->port = impl->transport->port();
