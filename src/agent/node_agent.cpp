@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -13,6 +14,7 @@
 #include "agent/node/node_api.h"
 #include "agent/pod_syncer.h"
 #include "agent/pod_worker.h"
+#include "agent/probe/probe_manager.h"
 #include "agent/real_pod_runtime.h"
 #include "api/kinds/access.h"
 #include "client/event_recorder.h"
@@ -23,6 +25,7 @@
 #include "runtime/image/puller.h"
 #include "runtime/image/reference.h"
 #include "runtime/image/registry_client.h"
+#include "runtime/oci/exec.h"
 #include "runtime/pod/container_manager.h"
 #include "runtime/pod/exit_watcher.h"
 
@@ -87,6 +90,8 @@ struct NodeAgent::Impl {
   void synced(const api::Object& pod, const SyncOutcome& outcome);
   Result<int64_t> pull(const std::string& image, const api::Object& pod);
   void enqueuePodsUsing(const std::string& ns);
+  ProbeVerdict verdict(const std::string& uid, const std::string& name, const std::string& id);
+  void startProbes();
 
   client::Client& client;
   NodeAgentOptions options;
@@ -107,6 +112,7 @@ struct NodeAgent::Impl {
   std::unique_ptr<RealPodRuntime> pod_runtime;
   std::unique_ptr<PodSyncer> syncer;
   std::unique_ptr<PodWorkers> workers;
+  std::unique_ptr<probe::ProbeManager> probes;
 
   std::mutex mu;
   std::condition_variable cv;
@@ -118,6 +124,9 @@ struct NodeAgent::Impl {
   json::object last_status;  // without heartbeats
   std::chrono::system_clock::time_point last_status_at;
   std::map<std::string, std::string> pod_of_container;  // container id -> pod key
+  // Container ids the probe manager follows, and the probe kinds each
+  // container's spec has (for a container it does not follow yet).
+  std::set<std::string> probed;
   std::thread node_thread;
 };
 
@@ -170,13 +179,18 @@ Status NodeAgent::Impl::open() {
   ro.config_maps = lookupIn(config_maps);
   ro.secrets = lookupIn(secrets);
   pod_runtime = std::make_unique<RealPodRuntime>(ro, *images, *containers, clock);
-  syncer = std::make_unique<PodSyncer>(*pod_runtime, clock, options.node_ip, image_manager.get());
+  startProbes();
+  syncer =
+      std::make_unique<PodSyncer>(*pod_runtime, clock, options.node_ip, image_manager.get(),
+                                  [this](const std::string& uid, const std::string& name,
+                                         const std::string& id) { return verdict(uid, name, id); });
 
   PodWorkerOptions wo;
   wo.workers = options.workers;
   wo.resync_period = options.resync_period;
   PodWorkers::Hooks hooks;
   hooks.synced = [this](const api::Object& pod, const SyncOutcome& o) { synced(pod, o); };
+  hooks.removed = [this](const std::string& uid) { probes->removePod(uid); };
   workers = std::make_unique<PodWorkers>(client, pod_informer, *syncer, *pod_runtime, recorder,
                                          clock, wo, std::move(hooks));
   BERTH_RETURN_IF_ERROR(exits.start());
@@ -217,8 +231,85 @@ Result<int64_t> NodeAgent::Impl::pull(const std::string& image, const api::Objec
   return record.size;
 }
 
+void NodeAgent::Impl::startProbes() {
+  auto exec_runner = [this](const std::string& id) -> probe::ExecRunner {
+    return [this, id](const std::vector<std::string>& command, std::chrono::milliseconds timeout,
+                      size_t max_output) -> Result<probe::ExecRun> {
+      runtime::ExecOptions o;
+      o.args = command;
+      o.timeout = timeout;
+      o.max_output_bytes = max_output;
+      BERTH_ASSIGN_OR_RETURN(auto r, runtime::execInContainer(containers->runc(), id, o));
+      return probe::ExecRun{r.exit_code, r.out, r.err, r.timed_out};
+    };
+  };
+  probe::ProbeManager::Callbacks callbacks;
+  callbacks.resync = [this](const std::string& key) { workers->enqueue(key); };
+  callbacks.event = [this](const std::string& key, const std::string& type,
+                           const std::string& reason, const std::string& message) {
+    if (ObjectPtr pod = pod_informer.get(key)) recorder.record(*pod, type, reason, message);
+  };
+  probes = std::make_unique<probe::ProbeManager>(clock, probe::makeProbeRunner(exec_runner),
+                                                 std::move(callbacks), 4);
+  probes->start();
+}
+
+ProbeVerdict NodeAgent::Impl::verdict(const std::string& uid, const std::string& name,
+                                      const std::string& id) {
+  bool followed = false;
+  {
+    std::lock_guard lock(mu);
+    followed = probed.count(id) > 0;
+  }
+  ProbeVerdict v;
+  if (!followed) {
+    // Just started: the probes' initial results, before the manager has it.
+    for (const auto& pod : pod_informer.list()) {
+      if (api::uid(*pod) != uid) continue;
+      if (const json::array* cs = api::arrAt(*pod, {"spec", "containers"}))
+        for (const auto& c : *cs)
+          if (c.is_object() && api::strAt(c.as_object(), {"name"}) == name) {
+            v.started = !c.as_object().contains("startupProbe");
+            v.ready = v.started && !c.as_object().contains("readinessProbe");
+          }
+    }
+    return v;
+  }
+  probe::ContainerProbes p = probes->state(uid, name, id);
+  v.ready = p.ready;
+  v.started = p.started;
+  v.liveness_failed = p.liveness_failed;
+  v.startup_failed = p.startup_failed;
+  return v;
+}
+
 void NodeAgent::Impl::synced(const api::Object& pod, const SyncOutcome& outcome) {
   const std::string key = client::keyOf(pod);
+  const std::string uid = api::uid(pod);
+  // The probes follow the running containers.
+  std::vector<probe::ProbeTarget> targets;
+  for (const auto& c : outcome.running) {
+    probe::ProbeTarget t;
+    t.pod_key = key;
+    t.pod_uid = uid;
+    t.pod_ip = outcome.pod_ip;
+    t.container_name = c.name;
+    t.container_id = c.state.id;
+    for (const char* list : {"initContainers", "containers"})
+      if (const json::array* cs = api::arrAt(pod, {"spec", list}))
+        for (const auto& spec : *cs)
+          if (spec.is_object() && api::strAt(spec.as_object(), {"name"}) == c.name)
+            t.container = spec.as_object();
+    if (!parseRfc3339(c.state.started_at, &t.started_at)) t.started_at = clock.now();
+    targets.push_back(std::move(t));
+  }
+  probes->updatePod(uid, targets);
+  if (api::metadata(pod) && api::metadata(pod)->contains("deletionTimestamp"))
+    probes->stopLivenessAndStartup(uid);
+  {
+    std::lock_guard lock(mu);
+    for (const auto& t : targets) probed.insert(t.container_id);
+  }
   for (const auto& c : outcome.running) {
     {
       std::lock_guard lock(mu);
@@ -239,6 +330,7 @@ void NodeAgent::Impl::containerExited(const std::string& id) {
     if (it == pod_of_container.end()) return;
     key = it->second;
     pod_of_container.erase(it);
+    probed.erase(id);
   }
   exits.unwatch(id);
   workers->enqueue(key);
@@ -400,6 +492,7 @@ void NodeAgent::stop() {
   impl_->cv.notify_all();
   if (impl_->node_thread.joinable()) impl_->node_thread.join();
   if (impl_->workers) impl_->workers->stop();
+  if (impl_->probes) impl_->probes->stop();
   impl_->exits.stop();
   impl_->pod_informer.stop();
   impl_->config_maps.stop();

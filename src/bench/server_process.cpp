@@ -173,7 +173,9 @@ Result<std::unique_ptr<BenchServer>> BenchServer::start(bool in_process,
   if (s->port_ <= 0) return makeError(ErrorCode::kInternal, "no free port");
   std::string listen = "127.0.0.1:" + std::to_string(s->port_);
   std::string log_path = s->dir_ + "/server.log";
-  std::vector<std::string> argv_s = {"server", "--data-dir", data_dir, "--listen", listen};
+  // The benches run on hollow nodes: no agent runs pods on this machine.
+  std::vector<std::string> argv_s = {"server",   "--data-dir", data_dir,
+                                     "--listen", listen,       "--disable-agent"};
   argv_s.insert(argv_s.end(), server_flags.begin(), server_flags.end());
   t0 = Clock::now();
   pid_t pid = spawnSelf(argv_s, log_path);

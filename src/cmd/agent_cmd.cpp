@@ -2,6 +2,7 @@
 #include "cmd/agent_cmd.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -11,25 +12,31 @@
 #include <sstream>
 
 #include "agent/hollow/hollow_node_set.h"
+#include "agent/node_agent.h"
 #include "client/informer.h"
 #include "client/remote_client.h"
 #include "common/log.h"
+#include "controllers/bootstrap/bootstrap.h"
 
 namespace berth::cmd {
 
 namespace {
 
 int usage() {
-  std::fprintf(stderr,
-               "usage:\n"
-               "  berth agent --hollow N --server URL (--token T | --token-file F) [--ca-file F]\n"
-               "              [--kubeconfig F] [--name-prefix P] [--first-index I]\n"
-               "              [--cpu 4] [--memory 16Gi] [--pods 110] [--ephemeral-storage 100Gi]\n"
-               "              [--zones z1,z2,...] [--startup-latency-ms MS] [--ready-delay-ms MS]\n"
-               "              [--node-lease-duration-seconds 40] [--workers W] [--node-workers W]\n"
-               "              [--delete-on-exit] [-v]\n"
-               "  --hollow N runs N simulated nodes (no containers) for scale tests; --kubeconfig\n"
-               "  takes server, CA and credentials from a kubeconfig instead of the flags.\n");
+  std::fprintf(
+      stderr,
+      "usage:\n"
+      "  berth agent --server URL (--token T | --token-file F) [--ca-file F] [--kubeconfig F]\n"
+      "              [--node-name N] [--node-ip IP] [--pod-cidr CIDR] [--agent-data-dir D]\n"
+      "              [--cluster-dns IP] [--max-pods 110] [--runc PATH] [--cgroup-root /kubepods]\n"
+      "  berth agent --hollow N --server URL (--token T | --token-file F) [--ca-file F]\n"
+      "              [--kubeconfig F] [--name-prefix P] [--first-index I]\n"
+      "              [--cpu 4] [--memory 16Gi] [--pods 110] [--ephemeral-storage 100Gi]\n"
+      "              [--zones z1,z2,...] [--startup-latency-ms MS] [--ready-delay-ms MS]\n"
+      "              [--node-lease-duration-seconds 40] [--workers W] [--node-workers W]\n"
+      "              [--delete-on-exit] [-v]\n"
+      "  --hollow N runs N simulated nodes (no containers) for scale tests; --kubeconfig\n"
+      "  takes server, CA and credentials from a kubeconfig instead of the flags.\n");
   return 2;
 }
 
@@ -65,11 +72,85 @@ std::vector<std::string> splitComma(const std::string& s) {
 
 }  // namespace
 
+bool takeNodeFlag(const std::vector<std::string>& args, size_t* i, agent::NodeAgentOptions* o,
+                  std::string* error) {
+  const std::string& flag = args[*i];
+  static const char* const kFlags[] = {"--node-name",      "--node-ip",     "--pod-cidr",
+                                       "--agent-data-dir", "--cluster-dns", "--max-pods",
+                                       "--runc",           "--cgroup-root"};
+  bool known = false;
+  for (const char* f : kFlags) known |= flag == f;
+  if (!known) return false;
+  if (*i + 1 >= args.size()) {
+    *error = flag + " wants a value";
+    return true;
+  }
+  const std::string& v = args[++*i];
+  if (flag == "--node-name") {
+    o->node_name = v;
+  } else if (flag == "--node-ip") {
+    o->node_ip = v;
+  } else if (flag == "--pod-cidr") {
+    o->pod_cidr = v;
+  } else if (flag == "--agent-data-dir") {
+    o->data_dir = v;
+  } else if (flag == "--cluster-dns") {
+    o->dns.servers = splitComma(v);
+  } else if (flag == "--max-pods") {
+    if (!parseInt(v, &o->max_pods) || o->max_pods == 0)
+      *error = "--max-pods wants a positive integer";
+  } else if (flag == "--runc") {
+    o->runc_binary = v;
+  } else if (flag == "--cgroup-root") {
+    o->cgroup_root = v;
+  }
+  return true;
+}
+
+void defaultNodeOptions(agent::NodeAgentOptions* o, const std::string& default_ip) {
+  if (o->node_name.empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    o->node_name = host;
+    std::transform(o->node_name.begin(), o->node_name.end(), o->node_name.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+  }
+  if (o->node_ip.empty())
+    o->node_ip = default_ip.empty() ? controllers::defaultAdvertiseAddress() : default_ip;
+}
+
+namespace {
+
+// A real node until a stop signal (blocked in `signals`) arrives.
+int runNode(client::Client& client, agent::NodeAgentOptions options, const sigset_t& signals) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto node = agent::NodeAgent::start(client, options);
+  if (!node.ok()) {
+    std::fprintf(stderr, "berth agent: %s\n", node.error().message.c_str());
+    return 1;
+  }
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  std::printf("berth agent: node %s (%s) started in %lld ms\n", options.node_name.c_str(),
+              options.node_ip.c_str(), static_cast<long long>(ms));
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&signals, &sig);
+  BERTH_LOG(kInfo, "agent") << "stopping signal=" << sig;
+  (*node)->stop();
+  return 0;
+}
+
+}  // namespace
+
 int runAgent(const std::vector<std::string>& args) {
   int hollow = -1;
   std::string server, token, token_file, ca_file, kubeconfig;
   bool delete_on_exit = false;
   agent::hollow::HollowOptions options;
+  agent::NodeAgentOptions node;
+  std::string node_error;
   bool workers_set = false, node_workers_set = false;
   for (size_t i = 0; i < args.size(); ++i) {
     auto value = [&](const char* flag) -> const std::string* {
@@ -83,7 +164,12 @@ int runAgent(const std::vector<std::string>& args) {
       return false;
     };
     int ms = 0;
-    if (auto* v = value("--hollow")) {
+    if (takeNodeFlag(args, &i, &node, &node_error)) {
+      if (!node_error.empty()) {
+        std::fprintf(stderr, "berth agent: %s\n", node_error.c_str());
+        return usage();
+      }
+    } else if (auto* v = value("--hollow")) {
       if (!number(*v, &hollow, "--hollow")) return usage();
     } else if (auto* v = value("--server"))
       server = *v;
@@ -140,10 +226,6 @@ int runAgent(const std::vector<std::string>& args) {
       return usage();
     }
   }
-  if (hollow < 0) {
-    std::fprintf(stderr, "berth agent: only the hollow mode exists yet: pass --hollow N\n");
-    return usage();
-  }
   if (hollow == 0) {
     std::fprintf(stderr, "berth agent: --hollow wants at least one node\n");
     return usage();
@@ -153,8 +235,8 @@ int runAgent(const std::vector<std::string>& args) {
   // the writes in flight: 5,000 nodes renew 500 Leases a second, which two
   // node workers cannot keep up with once a loaded server answers in tens
   // of milliseconds (every Lease would lapse). One worker per 100 nodes.
-  if (!node_workers_set) options.node_workers = std::clamp(hollow / 100, 2, 64);
-  if (!workers_set) options.workers = std::clamp(hollow / 100, options.workers, 64);
+  if (hollow > 0 && !node_workers_set) options.node_workers = std::clamp(hollow / 100, 2, 64);
+  if (hollow > 0 && !workers_set) options.workers = std::clamp(hollow / 100, options.workers, 64);
 
   Result<std::unique_ptr<client::RemoteClient>> remote =
       makeError(ErrorCode::kBadRequest, "no server given");
@@ -189,7 +271,7 @@ int runAgent(const std::vector<std::string>& args) {
       return 1;
     }
   }
-  ro.user_agent = "berth-agent-hollow";
+  ro.user_agent = hollow > 0 ? "berth-agent-hollow" : "berth-agent";
   // One keep-alive connection per writing worker (pod and node workers).
   ro.connections = options.workers + options.node_workers;
   remote = client::RemoteClient::create(std::move(ro));
@@ -207,6 +289,12 @@ int runAgent(const std::vector<std::string>& args) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  if (hollow < 0) {
+    if (workers_set) node.workers = options.workers;
+    if (node.data_dir.empty()) node.data_dir = "/var/lib/berth/agent";
+    defaultNodeOptions(&node, "");
+    return runNode(**remote, std::move(node), set);
+  }
   options.count = hollow;
   options.run_threads = true;
   auto t0 = std::chrono::steady_clock::now();

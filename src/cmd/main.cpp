@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "agent/node_agent.h"
 #include "bench/api_bench.h"
 #include "bench/cluster_bench.h"
 #include "bench/scheduler_bench.h"
@@ -29,6 +31,10 @@ int usage() {
       "               [--node-eviction-rate 0.1] [--secondary-node-eviction-rate 0.01]\n"
       "               [--large-cluster-size-threshold 50] [--unhealthy-zone-threshold 0.55]\n"
       "               [--scheduler-strategy least|most] [-v]\n"
+      "               [--disable-agent] [--node-name N] [--node-ip IP] [--pod-cidr CIDR]\n"
+      "               [--cluster-dns IP] [--max-pods 110] [--runc PATH] [--cgroup-root /kubepods]\n"
+      "    runs the control plane and, unless --disable-agent (or not root), an agent that\n"
+      "    runs this machine's pods (a single-node cluster)\n"
       "  berth agent --hollow N --server URL --token T [flags]   (berth agent --help)\n"
       "  berth image [--root DIR] import|pack|ls|rm ...            (berth image)\n"
       "  berth bench api [flags]         (berth bench api --help)\n"
@@ -50,9 +56,22 @@ int runServer(const std::vector<std::string>& args) {
   for (const auto& a : args) {
     if (a == "-v") berth::log::setLevel(berth::log::Level::kDebug);
   }
+  // The embedded agent's flags go to it; the rest to the server.
   std::vector<std::string> flags;
-  for (const auto& a : args) {
-    if (a != "-v") flags.push_back(a);
+  berth::agent::NodeAgentOptions node;
+  bool agent_enabled = true;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string error;
+    if (berth::cmd::takeNodeFlag(args, &i, &node, &error)) {
+      if (!error.empty()) {
+        std::fprintf(stderr, "berth server: %s\n", error.c_str());
+        return usage();
+      }
+    } else if (args[i] == "--disable-agent") {
+      agent_enabled = false;
+    } else if (args[i] != "-v") {
+      flags.push_back(args[i]);
+    }
   }
   if (auto st = berth::server::parseServerFlags(flags, &config); !st.ok()) {
     std::fprintf(stderr, "berth server: %s\n", st.error().message.c_str());
@@ -72,8 +91,26 @@ int runServer(const std::vector<std::string>& args) {
     std::fprintf(stderr, "berth server: %s\n", server.error().message.c_str());
     return 1;
   }
+  std::unique_ptr<berth::agent::NodeAgent> agent;
+  if (agent_enabled && (*server)->client()) {
+    if (geteuid() != 0) {
+      std::printf("berth server: not root, so no agent runs pods on this machine\n");
+    } else {
+      if (node.data_dir.empty()) node.data_dir = config.data_dir + "/agent";
+      berth::cmd::defaultNodeOptions(&node, config.advertise_address);
+      auto started = berth::agent::NodeAgent::start(*(*server)->client(), node);
+      if (!started.ok()) {
+        std::fprintf(stderr, "berth server: agent: %s\n", started.error().message.c_str());
+        (*server)->stop();
+        return 1;
+      }
+      agent = std::move(started).value();
+    }
+  }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
   std::printf("berth server ready in %lld ms, listening on port %d\n", static_cast<long long>(ms), (*server)->port());
+  if (agent)
+    std::printf("node %s (%s) runs pods here\n", node.node_name.c_str(), node.node_ip.c_str());
   std::printf("kubeconfig: %s\n", (*server)->kubeconfigPath().c_str());
   std::printf("use it with:\n  export KUBECONFIG=%s\n  kubectl get nodes,namespaces,services -A\n",
               (*server)->kubeconfigPath().c_str());
@@ -81,6 +118,8 @@ int runServer(const std::vector<std::string>& args) {
   int sig = 0;
   sigwait(&set, &sig);
   BERTH_LOG(kInfo, "server") << "stopping signal=" << sig;
+  // The agent first: it leaves its containers running.
+  if (agent) agent->stop();
   (*server)->stop();
   return 0;
 }

@@ -62,7 +62,8 @@ class Server:
 
     # -- lifecycle -------------------------------------------------------
     def start(self):
-        extra = os.environ.get("E2E_SERVER_ARGS", "").split()
+        # No agent runs pods unless a test asks for one (see lib.sh).
+        extra = os.environ.get("E2E_SERVER_ARGS", "--disable-agent").split()
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [self.binary, "server", "--data-dir", self.data_dir,

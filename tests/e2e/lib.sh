@@ -24,8 +24,9 @@ if [[ -z "${BERTH_BIN:-}" ]]; then
   done
 fi
 BERTH_BIN=${BERTH_BIN:-berth}
-# Extra arguments for `berth server` (e.g. --disable-agent); none by default.
-E2E_SERVER_ARGS=${E2E_SERVER_ARGS:-}
+# Extra arguments for `berth server`. By default no agent runs pods: tests that
+# want a real node start the server inside a lab network namespace themselves.
+E2E_SERVER_ARGS=${E2E_SERVER_ARGS---disable-agent}
 # Upper bound for any single client command, so a hung server fails the test
 # instead of hanging ctest until its own timeout.
 E2E_CMD_TIMEOUT=${E2E_CMD_TIMEOUT:-60}

@@ -77,6 +77,8 @@ class ContainerManager {
   Status remove(const std::string& id);
 
   const ContainerManagerConfig& config() const { return config_; }
+  // The runc driver the containers run under (exec into them with it).
+  const Runc& runc() const { return runc_; }
   // Where the container's shim leaves exit.json (ExitWatcher watches it).
   std::string stateDir(const std::string& id) const { return dir(id) + "/state"; }
 
