@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
@@ -16,6 +17,7 @@
 #include "agent/pod_worker.h"
 #include "agent/probe/probe_manager.h"
 #include "agent/real_pod_runtime.h"
+#include "agent/server/agent_server.h"
 #include "api/kinds/access.h"
 #include "client/event_recorder.h"
 #include "client/informer.h"
@@ -68,7 +70,7 @@ json::object withoutHeartbeats(json::object status) {
 
 }  // namespace
 
-struct NodeAgent::Impl {
+struct NodeAgent::Impl : public server::ContainerLogSource {
   Impl(client::Client& c, NodeAgentOptions o)
       : client(c),
         options(std::move(o)),
@@ -92,6 +94,10 @@ struct NodeAgent::Impl {
   void enqueuePodsUsing(const std::string& ns);
   ProbeVerdict verdict(const std::string& uid, const std::string& name, const std::string& id);
   void startProbes();
+  Status startServer();
+  Result<server::ContainerLogRef> containerLog(const std::string& ns, const std::string& pod,
+                                               const std::string& container,
+                                               bool previous) override;
 
   client::Client& client;
   NodeAgentOptions options;
@@ -113,6 +119,7 @@ struct NodeAgent::Impl {
   std::unique_ptr<PodSyncer> syncer;
   std::unique_ptr<PodWorkers> workers;
   std::unique_ptr<probe::ProbeManager> probes;
+  std::unique_ptr<server::AgentServer> agent_server;
 
   std::mutex mu;
   std::condition_variable cv;
@@ -194,6 +201,7 @@ Status NodeAgent::Impl::open() {
   workers = std::make_unique<PodWorkers>(client, pod_informer, *syncer, *pod_runtime, recorder,
                                          clock, wo, std::move(hooks));
   BERTH_RETURN_IF_ERROR(exits.start());
+  BERTH_RETURN_IF_ERROR(startServer());
 
   // ConfigMap and Secret changes reach env-less volumes at the next sync:
   // the pods of that namespace sync now.
@@ -229,6 +237,45 @@ Result<int64_t> NodeAgent::Impl::pull(const std::string& image, const api::Objec
     }
   BERTH_ASSIGN_OR_RETURN(auto record, puller->pull(image, keyring));
   return record.size;
+}
+
+Status NodeAgent::Impl::startServer() {
+  if (options.ca_pem.empty()) return okStatus();
+  server::AgentServerOptions so;
+  so.listen = options.node_ip + ":" + std::to_string(options.kubelet_port);
+  so.client_ca_pem = options.ca_pem;
+  so.serving_ips = {options.node_ip};
+  so.source = this;
+  so.clock = &clock;
+  agent_server = std::make_unique<server::AgentServer>(std::move(so));
+  BERTH_ASSIGN_OR_RETURN(int port, agent_server->start());
+  options.kubelet_port = port;  // what daemonEndpoints reports
+  return okStatus();
+}
+
+Result<server::ContainerLogRef> NodeAgent::Impl::containerLog(const std::string& ns,
+                                                              const std::string& pod_name,
+                                                              const std::string& container,
+                                                              bool previous) {
+  ObjectPtr pod = pod_informer.get(ns, pod_name);
+  if (!pod) return makeError(ErrorCode::kNotFound, "pods \"" + pod_name + "\" not found");
+  const std::string uid = api::uid(*pod);
+  // The container's attempts, newest first.
+  std::vector<runtime::ContainerInfo> attempts;
+  for (auto& c : containers->list())
+    if (c.pod_uid == uid && c.name == container) attempts.push_back(std::move(c));
+  std::sort(attempts.begin(), attempts.end(),
+            [](const auto& a, const auto& b) { return a.attempt > b.attempt; });
+  const std::string where = "container \"" + container + "\" in pod \"" + pod_name + "\"";
+  if (previous) {
+    if (attempts.size() < 2)
+      return makeError(ErrorCode::kBadRequest, "previous terminated " + where + " not found");
+    return server::ContainerLogRef{attempts[1].log_path, false};
+  }
+  if (attempts.empty())
+    return makeError(ErrorCode::kBadRequest, where + " is waiting to start: ContainerCreating");
+  return server::ContainerLogRef{attempts[0].log_path,
+                                 attempts[0].state == runtime::ContainerState::kRunning};
 }
 
 void NodeAgent::Impl::startProbes() {
@@ -491,6 +538,7 @@ void NodeAgent::stop() {
   }
   impl_->cv.notify_all();
   if (impl_->node_thread.joinable()) impl_->node_thread.join();
+  if (impl_->agent_server) impl_->agent_server->stop();
   if (impl_->workers) impl_->workers->stop();
   if (impl_->probes) impl_->probes->stop();
   impl_->exits.stop();

@@ -35,7 +35,12 @@ struct NodeAgentOptions {
   std::string host_resolv_conf = "/etc/resolv.conf";
   ClusterDns dns;
   int max_pods = 110;
-  int kubelet_port = 10250;  // reported in daemonEndpoints
+  // The agent's HTTPS server (container logs for the API server) listens
+  // on node_ip:kubelet_port (0: any free port); the port goes into the
+  // Node's daemonEndpoints. ca_pem is the cluster CA: only the API server's
+  // client certificate, which it signs, is let in. Empty: no server.
+  int kubelet_port = 10250;
+  std::string ca_pem;
   std::map<std::string, std::string> labels;
   std::chrono::seconds lease_duration{40};
   std::chrono::seconds lease_renew_interval{10};

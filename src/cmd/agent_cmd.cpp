@@ -271,6 +271,7 @@ int runAgent(const std::vector<std::string>& args) {
       return 1;
     }
   }
+  const std::string ca_pem = ro.ca_pem;
   ro.user_agent = hollow > 0 ? "berth-agent-hollow" : "berth-agent";
   // One keep-alive connection per writing worker (pod and node workers).
   ro.connections = options.workers + options.node_workers;
@@ -293,6 +294,9 @@ int runAgent(const std::vector<std::string>& args) {
     if (workers_set) node.workers = options.workers;
     if (node.data_dir.empty()) node.data_dir = "/var/lib/berth/agent";
     defaultNodeOptions(&node, "");
+    // The cluster CA also signs the API server's client certificate for the
+    // agent's log endpoint.
+    node.ca_pem = ca_pem;
     return runNode(**remote, std::move(node), set);
   }
   options.count = hollow;

@@ -98,6 +98,7 @@ int runServer(const std::vector<std::string>& args) {
     } else {
       if (node.data_dir.empty()) node.data_dir = config.data_dir + "/agent";
       berth::cmd::defaultNodeOptions(&node, config.advertise_address);
+      node.ca_pem = (*server)->caPem();
       auto started = berth::agent::NodeAgent::start(*(*server)->client(), node);
       if (!started.ok()) {
         std::fprintf(stderr, "berth server: agent: %s\n", started.error().message.c_str());

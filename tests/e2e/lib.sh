@@ -42,6 +42,10 @@ E2E_URL=""
 E2E_CA=""
 E2E_TOKEN=""
 E2E_BG_PIDS=()
+# Run before the server and curl (lab.sh: nsenter into the lab namespace).
+E2E_NETNS_EXEC=()
+# Functions run by the EXIT trap after the server stopped (lab.sh's cleanup).
+E2E_CLEANUP_HOOKS=()
 mkdir -p "$E2E_DATA_DIR"
 # Isolate kubectl's discovery/HTTP cache: ports get reused across tests and a
 # cache filled by another server would hide discovery bugs.
@@ -89,6 +93,8 @@ e2e_cleanup() {
     e2e_stop_pid "$E2E_SERVER_PID" 20
     E2E_SERVER_PID=""
   fi
+  local hook
+  for hook in "${E2E_CLEANUP_HOOKS[@]}"; do "$hook"; done
   if ((E2E_FINISHED == 0)); then
     ((rc == 0)) && rc=1
     ((E2E_FAILURES == 0)) && E2E_FAILURES=1
@@ -131,7 +137,7 @@ e2e_start_server() {
   E2E_URL="https://127.0.0.1:$E2E_PORT"
   log "starting $BERTH_BIN server --data-dir $E2E_DATA_DIR --listen 127.0.0.1:$E2E_PORT $E2E_SERVER_ARGS"
   # shellcheck disable=SC2086
-  "$BERTH_BIN" server --data-dir "$E2E_DATA_DIR" --listen "127.0.0.1:$E2E_PORT" $E2E_SERVER_ARGS \
+  "${E2E_NETNS_EXEC[@]}" "$BERTH_BIN" server --data-dir "$E2E_DATA_DIR" --listen "127.0.0.1:$E2E_PORT" $E2E_SERVER_ARGS \
     >>"$E2E_TMP/server.log" 2>&1 &
   E2E_SERVER_PID=$!
   local deadline=$((SECONDS + deadline_s)) code=""
@@ -145,7 +151,7 @@ e2e_start_server() {
     if [[ -f "$KUBECONFIG" ]]; then
       e2e_find_ca
       if [[ -n "$E2E_CA" ]]; then
-        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$E2E_CA" "$E2E_URL/readyz" 2>/dev/null)
+        code=$("${E2E_NETNS_EXEC[@]}" curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$E2E_CA" "$E2E_URL/readyz" 2>/dev/null)
         [[ "$code" == 200 ]] && break
       fi
     fi
@@ -304,7 +310,7 @@ api() {
   shift 2
   local auth=()
   [[ -n "$E2E_TOKEN" ]] && auth=(-H "Authorization: Bearer $E2E_TOKEN")
-  HTTP_CODE=$(curl -sS --max-time "$E2E_CMD_TIMEOUT" --cacert "$E2E_CA" -X "$method" "${auth[@]}" \
+  HTTP_CODE=$("${E2E_NETNS_EXEC[@]}" curl -sS --max-time "$E2E_CMD_TIMEOUT" --cacert "$E2E_CA" -X "$method" "${auth[@]}" \
     -o "$E2E_TMP/api.body" -w '%{http_code}' "$@" "$E2E_URL$path" 2>"$E2E_TMP/api.err")
   BODY=$(cat "$E2E_TMP/api.body" 2>/dev/null)
   [[ -n "$HTTP_CODE" ]] || HTTP_CODE=000
@@ -315,7 +321,7 @@ api() {
 api_anon() {
   local method=$1 path=$2
   shift 2
-  HTTP_CODE=$(curl -sS --max-time "$E2E_CMD_TIMEOUT" --cacert "$E2E_CA" -X "$method" \
+  HTTP_CODE=$("${E2E_NETNS_EXEC[@]}" curl -sS --max-time "$E2E_CMD_TIMEOUT" --cacert "$E2E_CA" -X "$method" \
     -o "$E2E_TMP/api.body" -w '%{http_code}' "$@" "$E2E_URL$path" 2>"$E2E_TMP/api.err")
   BODY=$(cat "$E2E_TMP/api.body" 2>/dev/null)
   [[ -n "$HTTP_CODE" ]] || HTTP_CODE=000
