@@ -174,6 +174,7 @@ Status NodeAgent::Impl::open() {
   ro.sandbox.dns = options.dns;
   ro.cgroup_root = options.cgroup_root;
   ro.memory_capacity = static_cast<int64_t>(machine.memory_bytes);
+  ro.min_oom_score_adj = minOomScoreAdj();
   {
     // resourceFieldRef of a container without limits reports the node's allocatable.
     node::NodeReport r = report();

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -17,6 +18,7 @@
 #include "agent/volumes/projection.h"
 #include "api/kinds/access.h"
 #include "common/error.h"
+#include "runtime/oci/cgroups.h"
 
 namespace berth::agent {
 
@@ -75,6 +77,21 @@ Status ensureTmpfs(const std::string& dir, const char* options) {
 }
 
 }  // namespace
+
+int minOomScoreAdj() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  constexpr int kCapSysResource = 24;
+  while (std::getline(status, line)) {
+    if (line.rfind("CapEff:", 0) != 0) continue;
+    uint64_t caps = std::stoull(line.substr(7), nullptr, 16);
+    if (caps >> kCapSysResource & 1) return -1000;
+    break;
+  }
+  int own = 0;
+  std::ifstream("/proc/self/oom_score_adj") >> own;
+  return own;
+}
 
 Result<std::string> RealPodRuntime::ensureSandbox(const api::Object& pod) {
   BERTH_ASSIGN_OR_RETURN(auto sandbox, agent::ensureSandbox(options_.sandbox, pod));
@@ -158,6 +175,11 @@ Status RealPodRuntime::destroySandbox(const api::Object& pod) {
       (void)containers_.stop(c.id, std::chrono::seconds(0));
     (void)containers_.remove(c.id);
   }
+  // The pod's cgroup, whichever QoS class it had (a stub pod from a sweep
+  // does not say).
+  if (auto cg = runtime::CgroupV1::detect(); cg.ok())
+    for (const char* qos : {"", "/burstable", "/besteffort"})
+      (void)cg->removeTree(options_.cgroup_root + qos + "/pod" + uid);
   auto sandbox = loadSandbox(options_.sandbox, uid);
   if (!sandbox.ok()) return okStatus();
   // Volumes mounted as tmpfs go before the directory does.
@@ -213,6 +235,7 @@ Result<RuntimeContainer> RealPodRuntime::startContainer(const api::Object& pod,
   in.memory_capacity = options_.memory_capacity;
   in.attempt = attempt;
   BERTH_ASSIGN_OR_RETURN(auto spec, buildContainerSpec(in));
+  spec.oom_score_adj = std::max(spec.oom_score_adj, options_.min_oom_score_adj);
   // The agent cannot hand containers more open files than it may have.
   rlimit nofile{};
   if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max != RLIM_INFINITY)

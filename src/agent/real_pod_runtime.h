@@ -25,10 +25,18 @@ struct RealPodRuntimeOptions {
   SandboxOptions sandbox;
   std::string cgroup_root = "/kubepods";
   int64_t memory_capacity = 0;
+  // The lowest oom_score_adj containers can get: without CAP_SYS_RESOURCE
+  // nobody may go below their parent's (runc would fail to start them), so
+  // the QoS scores are raised to this (minOomScoreAdj()).
+  int min_oom_score_adj = -1000;
   volumes::NodeAllocatable allocatable;
   NamespacedLookup config_maps;
   NamespacedLookup secrets;
 };
+
+// -1000 when this process may lower oom_score_adj (CAP_SYS_RESOURCE), else
+// its own oom_score_adj.
+int minOomScoreAdj();
 
 class RealPodRuntime : public PodRuntime {
  public:

@@ -255,5 +255,6 @@ left=$(ls "$E2E_DATA_DIR/agent/runtime/containers" 2>/dev/null | wc -l)
 assert_eq "0" "$left" "no containers left on the node"
 assert_eq "0" "$(ls "$E2E_DATA_DIR/agent/pods" 2>/dev/null | wc -l)" "no pod directories left"
 assert_eq "" "$(awk -v d="$E2E_DATA_DIR/agent" 'index($2, d) == 1 {print $2}' /proc/self/mounts)" "nothing mounted for pods"
+assert_eq "" "$(find /sys/fs/cgroup/*"$E2E_LAB_CGROUP" -type d -name 'pod*' 2>/dev/null)" "no pod cgroups left"
 
 e2e_finish
