@@ -65,6 +65,15 @@ class FakeRuntime : public PodRuntime {
     exit(id, 137, 9);
     return okStatus();
   }
+  Status runHook(const api::Object& container, const std::string& id, const std::string&,
+                 const api::Object& handler, std::chrono::milliseconds timeout) override {
+    std::lock_guard lock(mu);
+    hooks.push_back(api::strAt(container, {"name"}) + "/" + id + ":" +
+                    (handler.contains("exec") ? "exec" : "http"));
+    hook_timeout = timeout;
+    if (fail_hooks) return makeError(ErrorCode::kInternal, "command 'false' exited with 1: ");
+    return okStatus();
+  }
   void exit(const std::string& id, int code, int signal = 0) {
     for (auto& c : all)
       if (c.state.id == id) {
@@ -84,6 +93,9 @@ class FakeRuntime : public PodRuntime {
   int sandboxes = 0, destroyed = 0;
   bool fail_sandbox = false;
   std::chrono::milliseconds last_grace{0};
+  std::vector<std::string> hooks;
+  bool fail_hooks = false;
+  std::chrono::milliseconds hook_timeout{0};
 };
 
 }  // namespace berth::agent

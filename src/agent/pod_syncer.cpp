@@ -1,5 +1,7 @@
 #include "agent/pod_syncer.h"
 
+#include <algorithm>
+#include <list>
 #include <map>
 #include <thread>
 
@@ -18,6 +20,12 @@ using api::objAt;
 using api::strAt;
 
 namespace {
+
+// The kubelet bounds a postStart hook by nothing but the grace period; a
+// stuck hook must not hold the pod's worker forever.
+constexpr std::chrono::seconds kPostStartTimeout{30};
+// minimumGracePeriodInSeconds: what is left after a preStop hook.
+constexpr std::chrono::seconds kMinGraceAfterPreStop{2};
 
 struct History {
   std::optional<RuntimeContainer> latest, previous;
@@ -76,14 +84,22 @@ SyncOutcome PodSyncer::sync(const api::Object& pod) {
             .value_or(intAt(pod, {"spec", "terminationGracePeriodSeconds"}).value_or(30));
     // The containers stop in parallel, each within the grace period.
     std::vector<std::thread> stops;
+    std::list<std::string> failures;  // stable addresses for the threads
+    const std::string ip = strAt(pod, {"status", "podIP"});
     for (const auto& c : runtime_.containers(uid)) {
       if (!c.state.running) continue;
       event("Normal", "Killing", "Stopping container " + c.name);
-      stops.emplace_back([this, id = c.state.id, grace] {
-        (void)runtime_.stopContainer(id, std::chrono::seconds(grace));
+      failures.emplace_back();
+      const json::object* spec = nullptr;
+      for (const json::object* cs : podContainers(pod, "containers"))
+        if (strAt(*cs, {"name"}) == c.name) spec = cs;
+      stops.emplace_back([this, spec, id = c.state.id, ip, grace, f = &failures.back()] {
+        stopWithHooks(spec, id, ip, std::chrono::seconds(grace), f);
       });
     }
     for (auto& t : stops) t.join();
+    for (auto& f : failures)
+      if (!f.empty()) event("Warning", "FailedPreStopHook", f);
     (void)cleanup(uid);
     out.terminated = true;
   } else if (!was_terminal) {
@@ -123,7 +139,10 @@ SyncOutcome PodSyncer::sync(const api::Object& pod) {
       int64_t grace =
           intAt(*spec, {probe, "terminationGracePeriodSeconds"})
               .value_or(intAt(pod, {"spec", "terminationGracePeriodSeconds"}).value_or(30));
-      (void)runtime_.stopContainer(it->second.latest->state.id, std::chrono::seconds(grace));
+      std::string failure;
+      stopWithHooks(spec, it->second.latest->state.id, strAt(pod, {"status", "podIP"}),
+                    std::chrono::seconds(grace), &failure);
+      if (!failure.empty()) event("Warning", "FailedPreStopHook", failure);
       killed = true;
     }
     if (killed) history = byName(runtime_.containers(uid));
@@ -169,6 +188,17 @@ SyncOutcome PodSyncer::sync(const api::Object& pod) {
     event("Normal", "Started", "Started container " + name);
     if (h.latest) h.previous = h.latest;
     h.latest = *started;
+    if (const json::object* hook = objAt(spec, {"lifecycle", "postStart"})) {
+      // The kubelet waits for postStart before the container counts as
+      // running; a failure kills it (restartPolicy decides what follows).
+      Status s = runtime_.runHook(spec, started->state.id, pod_ip, *hook, kPostStartTimeout);
+      if (!s.ok()) {
+        event("Warning", "FailedPostStartHook", s.error().message);
+        (void)runtime_.stopContainer(started->state.id, std::chrono::seconds(0));
+        for (auto& c : runtime_.containers(uid))
+          if (c.state.id == started->state.id) h.latest = c;
+      }
+    }
     v.waiting_reason.clear();
     v.waiting_message.clear();
     return true;
@@ -253,6 +283,21 @@ SyncOutcome PodSyncer::sync(const api::Object& pod) {
   status["conditions"] = podConditions(pod, status, &old_conditions, sandbox_ready, now);
   out.status = std::move(status);
   return out;
+}
+
+void PodSyncer::stopWithHooks(const api::Object* spec, const std::string& id,
+                              const std::string& pod_ip, std::chrono::seconds grace,
+                              std::string* failure) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(grace);
+  if (const json::object* hook = spec ? objAt(*spec, {"lifecycle", "preStop"}) : nullptr) {
+    auto t0 = std::chrono::steady_clock::now();
+    Status s = runtime_.runHook(*spec, id, pod_ip, *hook, left);
+    if (!s.ok()) *failure = s.error().message;
+    left -= std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  t0);
+    left = std::max(left, std::chrono::milliseconds(kMinGraceAfterPreStop));
+  }
+  (void)runtime_.stopContainer(id, left);
 }
 
 Status PodSyncer::cleanup(const std::string& pod_uid) {

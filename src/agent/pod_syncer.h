@@ -53,6 +53,12 @@ class PodRuntime {
   // The uids of every pod the runtime holds something of (containers or a
   // sandbox): what a restarted agent checks against the API's pods.
   virtual std::vector<std::string> podUids() = 0;
+  // Runs a lifecycle hook handler (postStart, preStop: exec in the container
+  // or httpGet against the pod) within `timeout`; the error says why it
+  // failed.
+  virtual Status runHook(const api::Object& container, const std::string& id,
+                         const std::string& pod_ip, const api::Object& handler,
+                         std::chrono::milliseconds timeout) = 0;
 };
 
 struct SyncOutcome {
@@ -96,6 +102,12 @@ class PodSyncer {
   Status cleanup(const std::string& pod_uid);
 
  private:
+  // preStop (when the container has one) within the grace period, then
+  // SIGTERM and SIGKILL within what is left of it (at least 2 s, as the
+  // kubelet gives). A failed hook is reported through *failure.
+  void stopWithHooks(const api::Object* spec, const std::string& id, const std::string& pod_ip,
+                     std::chrono::seconds grace, std::string* failure);
+
   PodRuntime& runtime_;
   Clock& clock_;
   std::string node_ip_;

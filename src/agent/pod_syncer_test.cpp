@@ -255,5 +255,48 @@ TEST_F(PodSyncerTest, CleanupStopsAndTearsDownWhatAGonePodLeft) {
   EXPECT_EQ(runtime_.destroyed, 1);
 }
 
+TEST_F(PodSyncerTest, PostStartRunsAfterTheStartAndAFailureKillsTheContainer) {
+  api::Object p = pod("Always");
+  p["spec"].as_object()["containers"].as_array()[0].as_object()["lifecycle"] =
+      json::parse(R"({"postStart": {"exec": {"command": ["touch", "/ready"]}}})");
+  auto s1 = syncer_.sync(p);
+  apply(p, s1);
+  EXPECT_EQ(runtime_.hooks, std::vector<std::string>{"c/c-0:exec"});
+  EXPECT_TRUE(runtime_.all[0].state.running);
+  EXPECT_EQ(phase(s1), "Running");
+
+  runtime_.fail_hooks = true;
+  runtime_.exit("c-0", 1);
+  auto s2 = syncer_.sync(p);  // restarted at once; its postStart fails
+  ASSERT_EQ(runtime_.all.size(), 2u);
+  EXPECT_FALSE(runtime_.all[1].state.running);
+  bool reported = false;
+  for (const auto& e : s2.events)
+    reported |= e.reason == "FailedPostStartHook" &&
+                e.message == "command 'false' exited with 1: " && e.type == "Warning";
+  EXPECT_TRUE(reported);
+  EXPECT_FALSE(cstatus(s2).at("ready").as_bool());
+}
+
+TEST_F(PodSyncerTest, PreStopRunsWithinTheGracePeriodBeforeTheStop) {
+  api::Object p = pod("Always", R"("terminationGracePeriodSeconds": 7, )");
+  p["spec"].as_object()["containers"].as_array()[0].as_object()["lifecycle"] =
+      json::parse(R"({"preStop": {"httpGet": {"path": "/quit", "port": 8080}}})");
+  apply(p, syncer_.sync(p));
+  p["metadata"].as_object()["deletionTimestamp"] = "2026-01-01T00:00:10Z";
+  p["metadata"].as_object()["deletionGracePeriodSeconds"] = 7;
+  runtime_.fail_hooks = true;
+  auto gone = syncer_.sync(p);
+  EXPECT_TRUE(gone.terminated);
+  EXPECT_EQ(runtime_.hooks, std::vector<std::string>{"c/c-0:http"});
+  EXPECT_EQ(runtime_.hook_timeout, std::chrono::milliseconds(7000));
+  // What was left of the grace period, never less than 2 s.
+  EXPECT_GE(runtime_.last_grace, std::chrono::milliseconds(2000));
+  EXPECT_LE(runtime_.last_grace, std::chrono::milliseconds(7000));
+  bool reported = false;
+  for (const auto& e : gone.events) reported |= e.reason == "FailedPreStopHook";
+  EXPECT_TRUE(reported);
+}
+
 }  // namespace
 }  // namespace berth::agent

@@ -10,15 +10,19 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "agent/container_env.h"
 #include "agent/container_spec_builder.h"
+#include "agent/probe/probe_manager.h"
+#include "agent/probe/probers.h"
 #include "agent/qos.h"
 #include "agent/volumes/atomic_writer.h"
 #include "agent/volumes/projection.h"
 #include "api/kinds/access.h"
 #include "common/error.h"
 #include "runtime/oci/cgroups.h"
+#include "runtime/oci/exec.h"
 
 namespace berth::agent {
 
@@ -257,6 +261,49 @@ std::vector<RuntimeContainer> RealPodRuntime::containers(const std::string& pod_
   for (const auto& c : containers_.list())
     if (c.pod_uid == pod_uid) out.push_back(RuntimeContainer{c.name, c.attempt, attemptOf(c)});
   return out;
+}
+
+Status RealPodRuntime::runHook(const api::Object& container, const std::string& id,
+                               const std::string& pod_ip, const api::Object& handler,
+                               std::chrono::milliseconds timeout) {
+  if (const json::object* exec = api::objAt(handler, {"exec"})) {
+    runtime::ExecOptions o;
+    if (const json::array* cmd = api::arrAt(*exec, {"command"}))
+      for (const auto& a : *cmd) o.args.push_back(api::asStr(&a));
+    o.timeout = timeout;
+    o.max_output_bytes = 10 * 1024;
+    BERTH_ASSIGN_OR_RETURN(auto r, runtime::execInContainer(containers_.runc(), id, o));
+    std::string cmd;
+    for (const auto& a : o.args) cmd += (cmd.empty() ? "" : " ") + a;
+    if (r.timed_out) return makeError(ErrorCode::kInternal, "command '" + cmd + "' timed out");
+    if (r.exit_code != 0)
+      return makeError(ErrorCode::kInternal, "command '" + cmd + "' exited with " +
+                                                 std::to_string(r.exit_code) + ": " + r.err +
+                                                 r.out);
+    return okStatus();
+  }
+  if (const json::object* http = api::objAt(handler, {"httpGet"})) {
+    BERTH_ASSIGN_OR_RETURN(int port,
+                           probe::resolveContainerPort(api::at(*http, {"port"}), container));
+    probe::HttpProbe p;
+    p.scheme = strAt(*http, {"scheme"}, "HTTP");
+    p.host = strAt(*http, {"host"});
+    if (p.host.empty()) p.host = pod_ip;
+    p.port = port;
+    p.path = strAt(*http, {"path"});
+    probe::ProbeOutcome out = probe::probeHttp(p, timeout);
+    if (out.result == probe::ProbeResult::kFailure || out.result == probe::ProbeResult::kUnknown)
+      return makeError(ErrorCode::kInternal, "HTTP lifecycle hook (" + p.path +
+                                                 ") for Container \"" + strAt(container, {"name"}) +
+                                                 "\" failed - error: " + out.output);
+    return okStatus();
+  }
+  if (const json::object* sleep = api::objAt(handler, {"sleep"})) {
+    auto d = std::chrono::seconds(api::intAt(*sleep, {"seconds"}).value_or(0));
+    std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(d, timeout));
+    return okStatus();
+  }
+  return makeError(ErrorCode::kBadRequest, "a lifecycle hook needs exec, httpGet or sleep");
 }
 
 std::vector<std::string> RealPodRuntime::podUids() {

@@ -51,6 +51,8 @@ class RealPodRuntime : public PodRuntime {
   std::vector<RuntimeContainer> containers(const std::string& pod_uid) override;
   Status stopContainer(const std::string& id, std::chrono::milliseconds grace) override;
   std::vector<std::string> podUids() override;
+  Status runHook(const api::Object& container, const std::string& id, const std::string& pod_ip,
+                 const api::Object& handler, std::chrono::milliseconds timeout) override;
 
   // Writes the pod's volumes (emptyDir, hostPath, configMap, secret,
   // downwardAPI, projected). Called from ensureSandbox on every sync, so

@@ -246,6 +246,32 @@ run_ok "delete waits for it" kubectl delete pod grace --timeout=30s
 elapsed=$((SECONDS - t0))
 if ((elapsed >= 2 && elapsed <= 15)); then pass "deletion took the grace period (${elapsed}s)"; else fail "deletion took ${elapsed}s for a 3s grace period"; fi
 
+# ---- lifecycle hooks (seen through a hostPath volume) ---------------------
+mkdir -p "$E2E_TMP/hooks"
+cat >"$E2E_TMP/hooks.yaml" <<Y
+apiVersion: v1
+kind: Pod
+metadata: {name: hooks}
+spec:
+  terminationGracePeriodSeconds: 5
+  containers:
+  - name: main
+    image: e2e/busybox:1
+    imagePullPolicy: Never
+    command: ["sleep", "3600"]
+    lifecycle:
+      postStart: {exec: {command: ["sh", "-c", "echo started > /hooks/poststart"]}}
+      preStop: {exec: {command: ["sh", "-c", "echo stopping > /hooks/prestop"]}}
+    volumeMounts: [{name: hooks, mountPath: /hooks}]
+  volumes: [{name: hooks, hostPath: {path: $E2E_TMP/hooks, type: Directory}}]
+Y
+run_ok "create a pod with postStart and preStop hooks" kubectl apply -f "$E2E_TMP/hooks.yaml"
+hooks_running() { [[ $(jsonpath pod/hooks '{.status.phase}') == Running ]]; }
+wait_for 30 "the hooked pod is Running" hooks_running
+assert_eq "started" "$(cat "$E2E_TMP/hooks/poststart" 2>/dev/null)" "postStart ran before Running"
+run_ok "delete the hooked pod" kubectl delete pod hooks --timeout=30s
+assert_eq "stopping" "$(cat "$E2E_TMP/hooks/prestop" 2>/dev/null)" "preStop ran on deletion"
+
 # ---- cleanup through the API ---------------------------------------------
 run_ok "delete the Deployment" kubectl delete deployment web
 run_ok "delete the pods" kubectl delete pod crash live unready oom cfg counter --timeout=60s
