@@ -129,8 +129,10 @@ TEST_F(ExecIntegrationTest, MissingBinaryIs127AndADirectory126) {
 }
 
 TEST_F(ExecIntegrationTest, TimeoutKillsTheCommand) {
-  auto o = options({"sh", "-c", "echo started; exec sleep 5"});
-  o.timeout = std::chrono::milliseconds(200);
+  // The timeout leaves runc exec time to start the shell even on a loaded
+  // machine (200 ms did not, once), so the output before the kill is seen.
+  auto o = options({"sh", "-c", "echo started; exec sleep 60"});
+  o.timeout = std::chrono::seconds(3);
   auto result = run(o);
   EXPECT_TRUE(result.timed_out);
   EXPECT_EQ(result.exit_code, 128 + SIGKILL);
