@@ -32,7 +32,8 @@ TEST(ImageGcTest, BytesToFreeUsesIntegerPercentAndLowThreshold) {
   EXPECT_EQ(bytesToFree(1000, 5000, policy), 0u);
   ImageGcPolicy strict{50, 40, seconds(0)};
   EXPECT_EQ(bytesToFree(1000, 500, strict), 100u);
-  EXPECT_EQ(bytesToFree(1000, 501, strict), 0u);
+  EXPECT_EQ(bytesToFree(1000, 501, strict), 99u);  // 100 - int(50.1) = 50: still at high
+  EXPECT_EQ(bytesToFree(1000, 510, strict), 0u);
 }
 
 TEST(ImageGcTest, LeastRecentlyUsedFirstThenFirstSeen) {
@@ -61,10 +62,11 @@ TEST(ImageGcTest, ImagesYoungerThanMinAgeAreKept) {
   TimePoint now = kT0 + minutes(60);
   std::vector<ImageInfo> images{image("young", 500, now - seconds(119)),
                                 image("exactly", 10, now - seconds(120)), image("old", 10, kT0)};
-  EXPECT_EQ(selectImagesToFree(1000, images, {}, {}, now), (Ids{"exactly", "old"}));
+  // Never used, so ordered by first sight.
+  EXPECT_EQ(selectImagesToFree(1000, images, {}, {}, now), (Ids{"old", "exactly"}));
   ImageGcPolicy no_min_age{85, 80, seconds(0)};
   EXPECT_EQ(selectImagesToFree(1000, images, {}, no_min_age, now),
-            (Ids{"young", "exactly", "old"}));
+            (Ids{"old", "exactly", "young"}));
 }
 
 TEST(ImageGcTest, ImagesToCollectOnlyAboveHighThreshold) {
