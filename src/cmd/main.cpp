@@ -13,6 +13,7 @@
 #include "agent/node_agent.h"
 #include "bench/api_bench.h"
 #include "bench/cluster_bench.h"
+#include "bench/pod_bench.h"
 #include "bench/scheduler_bench.h"
 #include "cmd/agent_cmd.h"
 #include "cmd/image_cmd.h"
@@ -39,7 +40,8 @@ int usage() {
       "  berth image [--root DIR] import|pack|ls|rm ...            (berth image)\n"
       "  berth bench api [flags]         (berth bench api --help)\n"
       "  berth bench scheduler [flags]   (berth bench scheduler --help)\n"
-      "  berth bench cluster [flags]     (berth bench cluster --help)\n");
+      "  berth bench cluster [flags]     (berth bench cluster --help)\n"
+      "  berth bench pods [flags]        (berth bench pods --help; as root)\n");
   return 2;
 }
 
@@ -141,5 +143,6 @@ int main(int argc, char** argv) {
   else if (cmd == "bench" && !args.empty() && args[0] == "api") return berth::bench::runApiBench(args);
   else if (cmd == "bench" && !args.empty() && args[0] == "scheduler") return berth::bench::runSchedulerBench(args);
   else if (cmd == "bench" && !args.empty() && args[0] == "cluster") return berth::bench::runClusterBench(args);
+  else if (cmd == "bench" && !args.empty() && args[0] == "pods") return berth::bench::runPodBench(args);
   return usage();
 }

@@ -1,0 +1,1051 @@
+#include "bench/pod_bench.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/json.hpp>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "api/object.h"
+#include "bench/pod_bench_report.h"
+#include "bench/server_process.h"
+#include "client/https_client.h"
+#include "client/remote_client.h"
+#include "common/subprocess.h"
+#include "runtime/image/image_store.h"
+#include "runtime/oci/bundle.h"
+#include "runtime/oci/runc.h"
+#include "runtime/oci/runtime_spec.h"
+
+namespace berth::bench {
+
+namespace {
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+using SteadyClock = std::chrono::steady_clock;
+using TimePoint = SteadyClock::time_point;
+
+constexpr const char* kIp = "/usr/sbin/ip";
+constexpr const char* kNsenter = "/usr/bin/nsenter";
+constexpr const char* kRunc = "/usr/sbin/runc";
+constexpr const char* kBusybox = "/usr/bin/busybox";
+constexpr const char* kCniDir = "/usr/lib/cni";
+// The lab's addresses exist only inside its namespace (no route out).
+constexpr const char* kNodeIp = "10.124.0.2";
+constexpr const char* kPodCidr = "10.124.2.0/23";
+constexpr const char* kNodeName = "bench-node";
+constexpr const char* kNamespace = "bench-pods";
+constexpr const char* kImage = "bench/busybox:1";
+// The API listens on the lab's own loopback, so a fixed port cannot clash.
+constexpr int kApiPort = 6443;
+constexpr int kGraceSeconds = 1;
+constexpr int kCreateThreads = 8;
+
+struct Options {
+  std::vector<int> counts = {1, 10, 100};
+  int floor_runs = 10;
+  double timeout_s = 300;  // per round, until every pod is ready
+  double idle_s = 10;
+  std::vector<std::string> server_flags;
+  std::string keep_log;  // copy the agent server's log here
+};
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: berth bench pods [--counts 1,10,100] [--floor-runs 10] [--timeout SECONDS]\n"
+               "                        [--idle SECONDS] [--server-flag F]... [--keep-log FILE]\n"
+               "  As root: a lab network namespace, a busybox image, `berth server` with its\n"
+               "  agent inside the lab; for each N, N pods created at once, each timed from its\n"
+               "  create call to Running+Ready seen through a watch, next to `runc run -d` of\n"
+               "  the same rootfs (the floor); then the server's idle RSS and CPU against a\n"
+               "  --disable-agent server. Everything is removed at the end, also on SIGINT.\n");
+  return 2;
+}
+
+double msBetween(TimePoint a, TimePoint b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A token file as certs.cpp writes it; "" while missing or partly written.
+std::string readToken(const std::string& path) {
+  std::string t = slurp(path);
+  if (t.empty() || t.back() != '\n') return "";
+  while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+  return t;
+}
+
+// SIGINT, SIGTERM and SIGHUP end the bench through its cleanup: they are
+// blocked in every thread (set before any thread starts) and taken by one
+// thread with sigwait, which only raises a flag that the waits below poll.
+class Interrupts {
+ public:
+  Interrupts() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR2}) sigaddset(&set, s);
+    pthread_sigmask(SIG_BLOCK, &set, &old_);
+    thread_ = std::thread([this, set] {
+      for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0) continue;
+        if (sig == SIGUSR2 && done_) return;
+        if (sig == SIGUSR2) continue;
+        int n = ++count_;
+        // Async output is fine here: this is an ordinary thread.
+        std::fprintf(stderr, "\nberth bench pods: signal %d, %s\n", sig,
+                     n == 1 ? "cleaning up (again to skip deleting pods through the API)"
+                            : "skipping the API, removing what is left directly");
+        std::lock_guard lock(mu_);
+        cv_.notify_all();
+      }
+    });
+  }
+  ~Interrupts() {
+    done_ = true;
+    pthread_kill(thread_.native_handle(), SIGUSR2);
+    thread_.join();
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  Interrupts(const Interrupts&) = delete;
+  Interrupts& operator=(const Interrupts&) = delete;
+
+  int count() const { return count_.load(); }
+  bool interrupted() const { return count_.load() > 0; }
+  // Sleeps for `d`; false when interrupted (before or during).
+  bool sleepFor(std::chrono::duration<double> d) {
+    std::unique_lock lock(mu_);
+    return !cv_.wait_for(lock, d, [&] { return interrupted(); });
+  }
+
+ private:
+  sigset_t old_;
+  std::atomic<int> count_{0};
+  std::atomic<bool> done_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread thread_;
+};
+
+// Runs a tool to completion; its stderr in the error.
+Status runTool(const std::vector<std::string>& argv) {
+  BERTH_ASSIGN_OR_RETURN(auto r, runSubprocess(argv));
+  if (r.exit_code != 0) {
+    std::string cmd;
+    for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
+    return makeError(ErrorCode::kInternal,
+                     cmd + ": exit " + std::to_string(r.exit_code) + ": " + r.err.substr(0, 500));
+  }
+  return okStatus();
+}
+
+// What the lab consists of, so that teardown removes exactly that.
+struct Lab {
+  std::string dir;          // temp dir; everything on disk lives below
+  std::string data_dir;     // the agent server's --data-dir
+  std::string netns;        // the lab network namespace's name
+  std::string cgroup_root;  // the agent's --cgroup-root (and the floor's parent)
+  std::string floor_runc_root;
+  bool netns_created = false;
+  int host_netns_fd = -1;
+  bool entered = false;
+};
+
+Status setUpLab(Lab* lab) {
+  char tmpl[] = "/tmp/berth-bench-pods-XXXXXX";
+  if (!::mkdtemp(tmpl)) return makeError(ErrorCode::kInternal, "mkdtemp failed");
+  lab->dir = tmpl;
+  lab->data_dir = lab->dir + "/data";
+  lab->floor_runc_root = lab->dir + "/floor-runc";
+  std::string suffix = std::to_string(::getpid());
+  lab->netns = "berth-bench-" + suffix;
+  lab->cgroup_root = "/berth-bench-" + suffix;
+  BERTH_RETURN_IF_ERROR(runTool({kIp, "netns", "add", lab->netns}));
+  lab->netns_created = true;
+  // The node's address on a veth pair inside the lab: nothing leads out.
+  for (std::vector<std::string> cmd :
+       {std::vector<std::string>{"link", "set", "lo", "up"},
+        {"link", "add", "lab0", "type", "veth", "peer", "name", "lab1"},
+        {"addr", "add", std::string(kNodeIp) + "/24", "dev", "lab0"},
+        {"link", "set", "lab0", "up"},
+        {"link", "set", "lab1", "up"}}) {
+    cmd.insert(cmd.begin(), {kIp, "-n", lab->netns});
+    BERTH_RETURN_IF_ERROR(runTool(cmd));
+  }
+  return okStatus();
+}
+
+// Moves the calling (main) thread into the lab's network namespace: the
+// threads it starts from then on (clients, watches) and the processes it
+// forks live there too, and reach the API on the lab's 127.0.0.1.
+Status enterLab(Lab* lab) {
+  lab->host_netns_fd = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  int fd = ::open(("/run/netns/" + lab->netns).c_str(), O_RDONLY | O_CLOEXEC);
+  if (lab->host_netns_fd < 0 || fd < 0)
+    return makeError(ErrorCode::kInternal, std::string("open netns: ") + std::strerror(errno));
+  int rc = ::setns(fd, CLONE_NEWNET);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return makeError(ErrorCode::kInternal, std::string("setns: ") + std::strerror(err));
+  lab->entered = true;
+  return okStatus();
+}
+
+void leaveLab(Lab* lab) {
+  if (lab->entered && lab->host_netns_fd >= 0) {
+    if (::setns(lab->host_netns_fd, CLONE_NEWNET) == 0) lab->entered = false;
+  }
+  if (lab->host_netns_fd >= 0) ::close(lab->host_netns_fd);
+  lab->host_netns_fd = -1;
+}
+
+// An image of busybox's tools, as tests/e2e/lab.sh packs it.
+Status packImage(const Lab& lab, double* ms) {
+  auto t0 = SteadyClock::now();
+  std::string src = lab.dir + "/image";
+  std::error_code ec;
+  fs::create_directories(src + "/bin", ec);
+  fs::create_directories(src + "/tmp", ec);
+  fs::copy_file(kBusybox, src + "/bin/busybox", ec);
+  if (ec) return makeError(ErrorCode::kInternal, "copy busybox: " + ec.message());
+  for (const char* tool : {"sh", "sleep", "cat", "echo", "ls", "true", "false", "kill", "ps"}) {
+    fs::create_symlink("busybox", src + "/bin/" + tool, ec);
+    if (ec) return makeError(ErrorCode::kInternal, "symlink: " + ec.message());
+  }
+  BERTH_ASSIGN_OR_RETURN(auto store, runtime::ImageStore::open(lab.data_dir + "/agent/images"));
+  runtime::ImageConfigOverrides overrides;
+  overrides.env = {"PATH=/bin"};
+  overrides.cmd = {"/bin/sh"};
+  BERTH_RETURN_IF_ERROR(store->pack(src, kImage, overrides));
+  *ms = msBetween(t0, SteadyClock::now());
+  return okStatus();
+}
+
+// Mounts, paths and the OCI bundle of one floor container: the image's
+// layers under an overlay with an upper layer of its own, as the agent's
+// container manager builds a container, and a spec from the same builder.
+struct FloorContainer {
+  std::string id;
+  std::string dir;
+  bool mounted = false;
+};
+
+Status prepareFloorContainer(const Lab& lab, const runtime::Rootfs& rootfs, FloorContainer* c) {
+  c->dir = lab.dir + "/floor/" + c->id;
+  std::error_code ec;
+  for (const char* sub : {"/rootfs", "/upper", "/work"}) fs::create_directories(c->dir + sub, ec);
+  if (ec) return makeError(ErrorCode::kInternal, "mkdir " + c->dir + ": " + ec.message());
+  std::string lower;
+  for (const auto& l : rootfs.lowerdirs) lower += (lower.empty() ? "" : ":") + l;
+  std::string data =
+      "lowerdir=" + lower + ",upperdir=" + c->dir + "/upper,workdir=" + c->dir + "/work";
+  if (::mount("overlay", (c->dir + "/rootfs").c_str(), "overlay", 0, data.c_str()) != 0)
+    return makeError(ErrorCode::kInternal, std::string("mount overlay: ") + std::strerror(errno));
+  c->mounted = true;
+  runtime::ContainerSpec spec;
+  spec.id = c->id;
+  spec.rootfs = c->dir + "/rootfs";
+  spec.args = {"/bin/sleep", "3600"};
+  spec.env = {"PATH=/bin"};
+  // No network of its own: the lab's (a pod's container joins its
+  // sandbox's namespace the same way, by path).
+  spec.network_ns = runtime::NamespaceSpec::join("/run/netns/" + lab.netns);
+  spec.cgroups_path = lab.cgroup_root + "/floor/" + c->id;
+  // As the agent does: no more open files than this process may have.
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max != RLIM_INFINITY)
+    spec.nofile_limit = std::min<uint64_t>(spec.nofile_limit, nofile.rlim_max);
+  BERTH_ASSIGN_OR_RETURN(auto config, runtime::buildRuntimeConfig(spec));
+  return runtime::Bundle(c->dir + "/bundle").write(config);
+}
+
+void removeFloorContainer(const Lab& lab, FloorContainer* c) {
+  runtime::Runc runc(runtime::RuncConfig{kRunc, lab.floor_runc_root});
+  (void)runc.remove(c->id, /*force=*/true);
+  if (c->mounted) ::umount2((c->dir + "/rootfs").c_str(), MNT_DETACH);
+  c->mounted = false;
+  std::error_code ec;
+  fs::remove_all(c->dir, ec);
+}
+
+// Times `runc run -d` (or `runc create` + `runc start`, the two calls the
+// agent's shim makes) of fresh containers; only the runc calls are timed.
+Status measureFloor(const Lab& lab, const runtime::Rootfs& rootfs, int runs, bool create_start,
+                    Interrupts& interrupts, std::vector<double>* out) {
+  runtime::Runc runc(runtime::RuncConfig{kRunc, lab.floor_runc_root});
+  std::error_code ec;
+  fs::create_directories(lab.floor_runc_root, ec);
+  int dev_null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int i = 0; i < runs && !interrupts.interrupted(); ++i) {
+    FloorContainer c;
+    c.id = std::string("bench-floor-") + (create_start ? "cs-" : "run-") + std::to_string(i);
+    Status st = prepareFloorContainer(lab, rootfs, &c);
+    if (st.ok()) {
+      std::string err_path = c.dir + "/runc.err";
+      int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      auto t0 = SteadyClock::now();
+      if (create_start) {
+        runtime::CreateOptions co;
+        co.bundle = c.dir + "/bundle";
+        co.pid_file = c.dir + "/init.pid";
+        co.stdout_fd = dev_null;
+        co.stderr_fd = err_fd;
+        st = runc.create(c.id, co);
+        if (st.ok()) st = runc.start(c.id);
+      } else {
+        auto r = runtime::runProcess({kRunc, "--root", lab.floor_runc_root, "run", "-d", "--bundle",
+                                      c.dir + "/bundle", "--pid-file", c.dir + "/init.pid", c.id},
+                                     dev_null, err_fd);
+        if (!r.ok())
+          st = r.error();
+        else if (r->exit_code != 0)
+          st = makeError(ErrorCode::kInternal, "runc run: exit " + std::to_string(r->exit_code) +
+                                                   ": " + slurp(err_path).substr(0, 500));
+      }
+      double ms = msBetween(t0, SteadyClock::now());
+      if (err_fd >= 0) ::close(err_fd);
+      if (st.ok()) {
+        // Running, not merely started: runc state says so.
+        auto state = runc.state(c.id);
+        if (!state.ok() || state->status != "running")
+          st = makeError(ErrorCode::kInternal, "floor container " + c.id + " is not running");
+      }
+      if (st.ok()) out->push_back(ms);
+    }
+    removeFloorContainer(lab, &c);
+    if (!st.ok()) {
+      ::close(dev_null);
+      return st;
+    }
+  }
+  ::close(dev_null);
+  return okStatus();
+}
+
+// `berth server` with its agent, inside the lab through nsenter (only the
+// network namespace: `ip netns exec` would remount /sys and hide cgroups
+// from runc), in a process group of its own so a terminal's ^C reaches only
+// the bench, which then deletes the pods through it.
+class AgentServer {
+ public:
+  Status start(const Lab& lab, const Options& opt) {
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) return makeError(ErrorCode::kInternal, "readlink /proc/self/exe failed");
+    std::string self(buf, static_cast<size_t>(n));
+    log_path_ = lab.dir + "/server.log";
+    std::vector<std::string> args = {kNsenter,
+                                     "--net=/run/netns/" + lab.netns,
+                                     self,
+                                     "server",
+                                     "--data-dir",
+                                     lab.data_dir,
+                                     "--listen",
+                                     "127.0.0.1:" + std::to_string(kApiPort),
+                                     "--advertise-address",
+                                     kNodeIp,
+                                     "--node-ip",
+                                     kNodeIp,
+                                     "--node-name",
+                                     kNodeName,
+                                     "--pod-cidr",
+                                     kPodCidr,
+                                     "--cgroup-root",
+                                     lab.cgroup_root};
+    args.insert(args.end(), opt.server_flags.begin(), opt.server_flags.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t parent = ::getpid();
+    t0_ = SteadyClock::now();
+    // Forked by the main thread, which outlives it: PR_SET_PDEATHSIG fires
+    // when the forking thread ends. Only async-signal-safe calls follow.
+    pid_t pid = ::fork();
+    if (pid < 0) return makeError(ErrorCode::kInternal, "fork failed");
+    if (pid == 0) {
+      ::setpgid(0, 0);
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != parent) ::_exit(1);
+      int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (fd >= 0) {
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+        ::close(fd);
+      }
+      ::execv(kNsenter, argv.data());
+      ::_exit(127);
+    }
+    pid_ = pid;
+    return okStatus();
+  }
+
+  // Waits for /readyz 200 on the lab's loopback, reading the admin token and
+  // CA as the server writes them (DATA/admin-token, DATA/pki/ca.crt).
+  Status waitReady(const Lab& lab, Interrupts& interrupts, double timeout_s) {
+    auto deadline = SteadyClock::now() + std::chrono::duration<double>(timeout_s);
+    std::unique_ptr<client::HttpsClient> c;
+    std::string last = "not started";
+    while (SteadyClock::now() < deadline && !interrupts.interrupted()) {
+      if (!alive()) return makeError(ErrorCode::kUnavailable, "server exited:\n" + logTail());
+      if (!c) {
+        if (ca_pem_.empty()) ca_pem_ = slurp(lab.data_dir + "/pki/ca.crt");
+        if (token_.empty()) token_ = readToken(lab.data_dir + "/admin-token");
+        if (!ca_pem_.empty() && !token_.empty()) {
+          client::ClientOptions o;
+          o.port = kApiPort;
+          o.ca_pem = ca_pem_;
+          o.bearer_token = token_;
+          o.connect_timeout = std::chrono::milliseconds(500);
+          o.request_timeout = std::chrono::milliseconds(2000);
+          c = std::make_unique<client::HttpsClient>(o);
+        }
+      }
+      if (c) {
+        auto r = c->request("GET", "/readyz");
+        if (r.ok() && r->status == 200) {
+          ready_ms_ = msBetween(t0_, SteadyClock::now());
+          return okStatus();
+        }
+        last = r.ok() ? "status " + std::to_string(r->status) : r.error().message;
+      }
+      interrupts.sleepFor(std::chrono::milliseconds(10));
+    }
+    if (interrupts.interrupted()) return makeError(ErrorCode::kUnavailable, "interrupted");
+    return makeError(ErrorCode::kTimeout, "server not ready: " + last + "\n" + logTail());
+  }
+
+  bool alive() {
+    if (pid_ <= 0) return false;
+    int wstatus = 0;
+    if (::waitpid(pid_, &wstatus, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    return true;
+  }
+  // SIGTERM (the agent stops, leaving containers to the cleanup), SIGKILL
+  // after 10 s; only this pid.
+  void stop() {
+    if (pid_ > 0) stopChild(pid_, std::chrono::seconds(10));
+    pid_ = -1;
+  }
+  std::string logTail() const {
+    std::string log = slurp(log_path_);
+    return log.substr(log.size() > 3000 ? log.size() - 3000 : 0);
+  }
+
+  pid_t pid() const { return pid_; }
+  const std::string& token() const { return token_; }
+  const std::string& caPem() const { return ca_pem_; }
+  const std::string& logPath() const { return log_path_; }
+  double readyMs() const { return ready_ms_; }
+
+ private:
+  pid_t pid_ = -1;
+  TimePoint t0_;
+  std::string log_path_;
+  std::string token_;
+  std::string ca_pem_;
+  double ready_ms_ = 0;
+};
+
+bool conditionTrue(const api::Object& obj, const char* type) {
+  if (const json::array* conds = api::arrAt(obj, {"status", "conditions"}))
+    for (const auto& c : *conds)
+      if (c.is_object() && api::strAt(c.as_object(), {"type"}) == type)
+        return api::strAt(c.as_object(), {"status"}) == "True";
+  return false;
+}
+
+// Ready, and without the not-ready taints the node lifecycle controller
+// keeps until it has seen the node Ready (the scheduler filters on them).
+bool nodeSchedulable(const api::Object& node) {
+  if (!conditionTrue(node, "Ready")) return false;
+  if (const json::array* taints = api::arrAt(node, {"spec", "taints"}))
+    for (const auto& t : *taints)
+      if (t.is_object()) {
+        std::string effect = api::strAt(t.as_object(), {"effect"});
+        if (effect == "NoSchedule" || effect == "NoExecute") return false;
+      }
+  return true;
+}
+
+bool runningAndReady(const api::Object& pod) {
+  return api::strAt(pod, {"status", "phase"}) == "Running" && conditionTrue(pod, "Ready");
+}
+
+// busybox `sleep 3600`, no probes, image present, tiny requests so that a
+// hundred fit; terminationGracePeriodSeconds 1 since sleep as pid 1 ignores
+// SIGTERM and a default-grace delete would wait the full grace period.
+api::Object podObject(const std::string& name) {
+  json::object container{
+      {"name", "sleep"},
+      {"image", kImage},
+      {"imagePullPolicy", "Never"},
+      {"command", json::array{"/bin/sleep", "3600"}},
+      {"resources", json::object{{"requests", json::object{{"cpu", "5m"}, {"memory", "4Mi"}}}}}};
+  return api::Object{
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata", json::object{{"name", name},
+                                {"namespace", kNamespace},
+                                {"labels", json::object{{"app", "berth-bench-pods"}}}}},
+      {"spec", json::object{{"restartPolicy", "Always"},
+                            {"terminationGracePeriodSeconds", kGraceSeconds},
+                            {"containers", json::array{container}}}}};
+}
+
+// Per-pod timestamps of one round, filled by the pods watch.
+class PodTracker {
+ public:
+  struct Times {
+    std::optional<TimePoint> created, ready, delete_returned, gone;
+  };
+
+  void expect(const std::vector<std::string>& names) {
+    std::lock_guard lock(mu_);
+    pods_.clear();
+    for (const auto& n : names) pods_[n];
+  }
+  void noteCreated(const std::string& name, TimePoint t) {
+    std::lock_guard lock(mu_);
+    pods_[name].created = t;
+  }
+  void noteDeleteReturned(const std::string& name, TimePoint t) {
+    std::lock_guard lock(mu_);
+    pods_[name].delete_returned = t;
+  }
+  void onEvent(const client::Event& e) {
+    auto now = SteadyClock::now();
+    std::lock_guard lock(mu_);
+    if (e.type == client::EventType::kError) {
+      watch_error_ = e.error.message;
+    } else if (e.object) {
+      auto it = pods_.find(api::name(*e.object));
+      if (it == pods_.end()) return;
+      if (e.type == client::EventType::kDeleted) {
+        if (!it->second.gone) it->second.gone = now;
+      } else if (e.type != client::EventType::kBookmark && !it->second.ready &&
+                 runningAndReady(*e.object)) {
+        it->second.ready = now;
+      }
+    } else {
+      return;
+    }
+    cv_.notify_all();
+  }
+  // Waits until every expected pod has `field` set, the deadline passes, the
+  // watch fails or the bench is interrupted; the latest such time, or none.
+  std::optional<TimePoint> waitAll(std::optional<TimePoint> Times::*field, TimePoint deadline,
+                                   Interrupts& interrupts, std::string* error) {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      std::optional<TimePoint> last;
+      bool all = true;
+      for (const auto& [name, t] : pods_) {
+        if (!(t.*field)) {
+          all = false;
+          break;
+        }
+        if (!last || *(t.*field) > *last) last = t.*field;
+      }
+      if (all) return last;
+      if (!watch_error_.empty()) {
+        *error = "watch failed: " + watch_error_;
+        return std::nullopt;
+      }
+      if (interrupts.interrupted()) {
+        *error = "interrupted";
+        return std::nullopt;
+      }
+      if (SteadyClock::now() >= deadline) {
+        *error = "timed out";
+        return std::nullopt;
+      }
+      cv_.wait_for(lock, std::chrono::milliseconds(100));
+    }
+  }
+  std::map<std::string, Times> snapshot() {
+    std::lock_guard lock(mu_);
+    return pods_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, Times> pods_;
+  std::string watch_error_;
+};
+
+// Calls `op(i)` for i in [0, n) from up to kCreateThreads threads at once.
+void fanOut(int n, const std::function<void(int)>& op) {
+  int threads = std::min(n, kCreateThreads);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      for (int i = t; i < n; i += threads) op(i);
+    });
+  for (auto& th : pool) th.join();
+}
+
+// Runc containers left in a runc root; -1 when runc cannot say.
+int runcCount(const std::string& root) {
+  if (!fs::exists(root)) return 0;
+  auto list = runtime::Runc(runtime::RuncConfig{kRunc, root}).list();
+  return list.ok() ? static_cast<int>(list->size()) : -1;
+}
+
+PodRound runRound(int n, client::RemoteClient& api, PodTracker& tracker, const Lab& lab,
+                  const Options& opt, Interrupts& interrupts) {
+  PodRound round;
+  round.pods = n;
+  const auto& pod_kind = client::kind("", "Pod");
+  std::vector<std::string> names;
+  char buf[32];
+  for (int i = 0; i < n; ++i) {
+    std::snprintf(buf, sizeof buf, "p%d-%03d", n, i);
+    names.push_back(buf);
+  }
+  tracker.expect(names);
+  std::mutex err_mu;
+  std::string create_error;
+  auto t_create = SteadyClock::now();
+  fanOut(n, [&](int i) {
+    auto created = api.create(pod_kind, podObject(names[i]));
+    auto now = SteadyClock::now();
+    if (created.ok()) {
+      tracker.noteCreated(names[i], now);
+    } else {
+      std::lock_guard lock(err_mu);
+      if (create_error.empty())
+        create_error = "create " + names[i] + ": " + created.error().message;
+    }
+  });
+  std::string error = create_error;
+  std::optional<TimePoint> all_ready;
+  if (error.empty()) {
+    auto deadline = t_create + std::chrono::duration_cast<SteadyClock::duration>(
+                                   std::chrono::duration<double>(opt.timeout_s));
+    all_ready = tracker.waitAll(&PodTracker::Times::ready, deadline, interrupts, &error);
+  }
+  if (all_ready) round.all_ready_ms = msBetween(t_create, *all_ready);
+  for (const auto& [name, t] : tracker.snapshot())
+    if (t.created && t.ready)
+      round.ready_ms.push_back(std::max(0.0, msBetween(*t.created, *t.ready)));
+  std::printf(
+      "  N=%d: %zu/%d Running+Ready%s%s\n", n, round.ready_ms.size(), n,
+      all_ready
+          ? (", all in " + std::to_string(static_cast<long>(round.all_ready_ms)) + " ms").c_str()
+          : "",
+      error.empty() ? "" : ("; stopped: " + error).c_str());
+  std::fflush(stdout);
+  round.error = error;
+  if (interrupts.interrupted()) return round;
+
+  // Deletion with the grace period the pods' spec gives (kGraceSeconds).
+  auto t_delete = SteadyClock::now();
+  std::string delete_error;
+  fanOut(n, [&](int i) {
+    auto removed = api.remove(pod_kind, kNamespace, names[i]);
+    auto now = SteadyClock::now();
+    if (removed.ok() || removed.error().code == ErrorCode::kNotFound) {
+      tracker.noteDeleteReturned(names[i], now);
+    } else {
+      std::lock_guard lock(err_mu);
+      if (delete_error.empty())
+        delete_error = "delete " + names[i] + ": " + removed.error().message;
+    }
+  });
+  std::string gone_error = delete_error;
+  std::optional<TimePoint> all_gone;
+  if (gone_error.empty())
+    all_gone = tracker.waitAll(&PodTracker::Times::gone, t_delete + std::chrono::seconds(120),
+                               interrupts, &gone_error);
+  if (all_gone) round.all_gone_ms = msBetween(t_delete, *all_gone);
+  for (const auto& [name, t] : tracker.snapshot())
+    if (t.delete_returned && t.gone)
+      round.gone_ms.push_back(std::max(0.0, msBetween(*t.delete_returned, *t.gone)));
+  // The agent tears containers and sandboxes down before its final delete;
+  // this is what is left of its runtime after the API object went.
+  if (all_gone) {
+    std::string root = lab.data_dir + "/agent/runtime/runc";
+    auto deadline = *all_gone + std::chrono::seconds(60);
+    while (SteadyClock::now() < deadline && !interrupts.interrupted()) {
+      if (runcCount(root) == 0) {
+        round.runtime_clean_ms = std::max(0.0, msBetween(*all_gone, SteadyClock::now()));
+        break;
+      }
+      interrupts.sleepFor(std::chrono::milliseconds(100));
+    }
+  }
+  std::printf(
+      "  N=%d: %zu/%d deleted%s%s\n", n, round.gone_ms.size(), n,
+      all_gone ? (", all gone in " + std::to_string(static_cast<long>(round.all_gone_ms)) + " ms")
+                     .c_str()
+               : "",
+      gone_error.empty() ? "" : ("; stopped: " + gone_error).c_str());
+  std::fflush(stdout);
+  if (round.error.empty() && !gone_error.empty()) round.error = "deletion: " + gone_error;
+  return round;
+}
+
+// VmRSS at the end and CPU over a window of a process left alone.
+IdleFigures measureIdle(pid_t pid, double settle_s, double window_s, Interrupts& interrupts) {
+  IdleFigures f;
+  if (!interrupts.sleepFor(std::chrono::duration<double>(settle_s))) return f;
+  double cpu0 = cpuSeconds(pid);
+  auto t0 = SteadyClock::now();
+  if (!interrupts.sleepFor(std::chrono::duration<double>(window_s))) return f;
+  double cpu1 = cpuSeconds(pid);
+  f.window_s = secondsSince(t0);
+  f.rss_kib = readRssKib(pid);
+  if (cpu0 >= 0 && cpu1 >= 0 && f.window_s > 0) f.cpu_percent = 100.0 * (cpu1 - cpu0) / f.window_s;
+  return f;
+}
+
+// Deletes whatever pods are left in the bench namespace with grace 0 and
+// waits (up to 30 s, or a second signal) for them to go: the agent then
+// tears their sandboxes down itself.
+void deleteLeftoverPods(client::RemoteClient& api, Interrupts& interrupts) {
+  const auto& pod_kind = client::kind("", "Pod");
+  auto listed = api.list(pod_kind, kNamespace, {});
+  if (!listed.ok() || listed->items.empty()) return;
+  std::printf("cleanup: deleting %zu pods (grace 0)\n", listed->items.size());
+  std::fflush(stdout);
+  client::DeleteOptions now;
+  now.grace_period_seconds = 0;
+  for (const auto& pod : listed->items)
+    (void)api.remove(pod_kind, kNamespace, api::name(*pod), now);
+  auto deadline = SteadyClock::now() + std::chrono::seconds(30);
+  while (SteadyClock::now() < deadline && interrupts.count() < 2) {
+    auto left = api.list(pod_kind, kNamespace, {});
+    if (!left.ok() || left->items.empty()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+// Mount points at or below `dir`, deepest first.
+std::vector<std::string> mountsUnder(const std::string& dir) {
+  std::vector<std::string> out;
+  std::ifstream in("/proc/self/mounts");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string source, target;
+    fields >> source >> target;
+    // /proc/self/mounts escapes blanks and backslashes as octal.
+    std::string path;
+    for (size_t i = 0; i < target.size(); ++i) {
+      if (target[i] == '\\' && i + 3 < target.size()) {
+        path += static_cast<char>(std::stoi(target.substr(i + 1, 3), nullptr, 8));
+        i += 3;
+      } else {
+        path += target[i];
+      }
+    }
+    if (path == dir || path.rfind(dir + "/", 0) == 0) out.push_back(path);
+  }
+  std::sort(out.rbegin(), out.rend());
+  return out;
+}
+
+// Kills a process by pid only when its command line names `what` (a pid
+// from a pidfile may have been reused).
+void killIfNamed(pid_t pid, const std::string& what) {
+  if (pid <= 0) return;
+  std::string cmdline = slurp("/proc/" + std::to_string(pid) + "/cmdline");
+  std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+  if (cmdline.find(what) != std::string::npos) ::kill(pid, SIGKILL);
+}
+
+// Removes a cgroup directory tree bottom-up under every controller; its
+// processes may need a moment to exit after SIGKILL, so it retries.
+std::vector<std::string> removeCgroups(const std::string& cgroup_root) {
+  std::vector<std::string> left;
+  for (int attempt = 0; attempt < 30; ++attempt) {
+    left.clear();
+    std::error_code ec;
+    for (const auto& controller : fs::directory_iterator("/sys/fs/cgroup", ec)) {
+      std::string top = controller.path().string() + cgroup_root;
+      if (!fs::is_directory(top, ec)) continue;
+      std::vector<std::string> dirs;
+      for (auto it = fs::recursive_directory_iterator(top, ec); !ec && it != fs::end(it);
+           it.increment(ec))
+        if (it->is_directory(ec)) dirs.push_back(it->path().string());
+      std::sort(dirs.rbegin(), dirs.rend());
+      dirs.push_back(top);
+      for (const auto& d : dirs)
+        if (::rmdir(d.c_str()) != 0 && errno != ENOENT) left.push_back(d);
+    }
+    if (left.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return left;
+}
+
+// Everything the bench made, in dependency order; safe to call with any
+// part missing. Prints what could not be removed.
+void tearDown(Lab* lab, AgentServer* server, client::RemoteClient* api, Interrupts& interrupts,
+              const Options& opt) {
+  if (api && server->alive() && interrupts.count() < 2) deleteLeftoverPods(*api, interrupts);
+  if (!opt.keep_log.empty() && !server->logPath().empty()) {
+    std::error_code ec;
+    fs::copy_file(server->logPath(), opt.keep_log, fs::copy_options::overwrite_existing, ec);
+  }
+  server->stop();
+  if (lab->dir.empty()) return;
+  // Containers still running (the agent leaves them when it stops).
+  for (const std::string& root : {lab->data_dir + "/agent/runtime/runc", lab->floor_runc_root}) {
+    if (!fs::exists(root)) continue;
+    runtime::Runc runc(runtime::RuncConfig{kRunc, root});
+    auto list = runc.list();
+    if (!list.ok()) continue;
+    for (const auto& c : *list) {
+      (void)runc.kill(c.id, SIGKILL, /*all=*/true);
+      (void)runc.remove(c.id, /*force=*/true);
+    }
+  }
+  // Shims exit once their container has; any still there are killed.
+  std::error_code ec;
+  std::string containers = lab->data_dir + "/agent/runtime/containers";
+  if (fs::is_directory(containers, ec))
+    for (const auto& c : fs::directory_iterator(containers, ec)) {
+      std::string pid_text = slurp(c.path().string() + "/state/shim.pid");
+      if (!pid_text.empty()) killIfNamed(static_cast<pid_t>(std::atol(pid_text.c_str())), "shim");
+    }
+  leaveLab(lab);
+  for (const auto& m : mountsUnder(lab->dir))
+    if (::umount2(m.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+      std::fprintf(stderr, "cleanup: cannot unmount %s: %s\n", m.c_str(), std::strerror(errno));
+  if (lab->netns_created) {
+    Status st = runTool({kIp, "netns", "del", lab->netns});
+    if (!st.ok()) std::fprintf(stderr, "cleanup: %s\n", st.error().message.c_str());
+    lab->netns_created = false;
+  }
+  for (const auto& d : removeCgroups(lab->cgroup_root))
+    std::fprintf(stderr, "cleanup: cannot remove cgroup %s\n", d.c_str());
+  auto mounts_left = mountsUnder(lab->dir);
+  if (mounts_left.empty()) {
+    fs::remove_all(lab->dir, ec);
+    if (ec)
+      std::fprintf(stderr, "cleanup: remove %s: %s\n", lab->dir.c_str(), ec.message().c_str());
+  } else {
+    std::fprintf(stderr, "cleanup: %zu mounts left under %s, so it stays (first: %s)\n",
+                 mounts_left.size(), lab->dir.c_str(), mounts_left.front().c_str());
+  }
+  std::printf("cleanup: lab namespace %s, cgroup %s and %s removed\n", lab->netns.c_str(),
+              lab->cgroup_root.c_str(), lab->dir.c_str());
+  std::fflush(stdout);
+  lab->dir.clear();
+}
+
+Status checkPrerequisites() {
+  if (::geteuid() != 0)
+    return makeError(ErrorCode::kForbidden,
+                     "must run as root: it creates a network namespace, cgroups, overlay mounts "
+                     "and runc containers");
+  for (std::string bin :
+       {std::string(kIp), std::string(kNsenter), std::string(kRunc), std::string(kBusybox),
+        std::string(kCniDir) + "/bridge", std::string(kCniDir) + "/host-local"})
+    if (::access(bin.c_str(), X_OK) != 0)
+      return makeError(ErrorCode::kNotFound, bin + " is missing");
+  return okStatus();
+}
+
+// The measured part; leaves everything for tearDown.
+Status measure(const Options& opt, Lab* lab, AgentServer* server,
+               std::unique_ptr<client::RemoteClient>* api, Interrupts& interrupts,
+               PodBenchReport* report) {
+  BERTH_RETURN_IF_ERROR(setUpLab(lab));
+  BERTH_RETURN_IF_ERROR(enterLab(lab));
+  double pack_ms = 0;
+  BERTH_RETURN_IF_ERROR(packImage(*lab, &pack_ms));
+  BERTH_ASSIGN_OR_RETURN(auto store, runtime::ImageStore::open(lab->data_dir + "/agent/images"));
+  BERTH_ASSIGN_OR_RETURN(auto rootfs, store->prepare(kImage));
+  std::printf("lab: netns %s, node IP %s, cgroup root %s, dir %s\nimage %s packed in %.0f ms\n",
+              lab->netns.c_str(), kNodeIp, lab->cgroup_root.c_str(), lab->dir.c_str(), kImage,
+              pack_ms);
+  std::fflush(stdout);
+
+  // The floor first, on a quiet machine (no server yet).
+  BERTH_RETURN_IF_ERROR(
+      measureFloor(*lab, rootfs, opt.floor_runs, false, interrupts, &report->floor_run_ms));
+  BERTH_RETURN_IF_ERROR(
+      measureFloor(*lab, rootfs, opt.floor_runs, true, interrupts, &report->floor_create_start_ms));
+  if (interrupts.interrupted()) return makeError(ErrorCode::kUnavailable, "interrupted");
+  std::printf("floor: runc run -d p50 %.1f ms, runc create+start p50 %.1f ms (%d runs each)\n",
+              percentilesOf(report->floor_run_ms).p50,
+              percentilesOf(report->floor_create_start_ms).p50, opt.floor_runs);
+  std::fflush(stdout);
+
+  BERTH_RETURN_IF_ERROR(server->start(*lab, opt));
+  BERTH_RETURN_IF_ERROR(server->waitReady(*lab, interrupts, 60));
+  client::RemoteClientOptions ro;
+  ro.server = "https://127.0.0.1:" + std::to_string(kApiPort);
+  ro.ca_pem = server->caPem();
+  ro.bearer_token = server->token();
+  ro.user_agent = "berth-bench-pods";
+  ro.connections = kCreateThreads;
+  BERTH_ASSIGN_OR_RETURN(*api, client::RemoteClient::create(ro));
+  client::RemoteClient& c = **api;
+
+  // The node: registered by the agent, Ready, and untainted.
+  auto t_node = SteadyClock::now();
+  bool schedulable = false;
+  while (!schedulable && secondsSince(t_node) < 60 && !interrupts.interrupted()) {
+    auto node = c.get(client::kind("", "Node"), "", kNodeName);
+    schedulable = node.ok() && nodeSchedulable(**node);
+    if (!schedulable) interrupts.sleepFor(std::chrono::milliseconds(50));
+  }
+  if (!schedulable)
+    return makeError(ErrorCode::kTimeout, "node " + std::string(kNodeName) +
+                                              " not Ready and untainted within 60 s\n" +
+                                              server->logTail());
+  report->rss_before_pods_kib = readRssKib(server->pid());
+  std::printf("server+agent: ready in %.0f ms, node Ready in %.0f ms more, RSS %s\n",
+              server->readyMs(), secondsSince(t_node) * 1000,
+              mib(report->rss_before_pods_kib).c_str());
+  std::fflush(stdout);
+
+  BERTH_RETURN_IF_ERROR(c.create(client::kind("", "Namespace"),
+                                 api::Object{{"apiVersion", "v1"},
+                                             {"kind", "Namespace"},
+                                             {"metadata", json::object{{"name", kNamespace}}}}));
+  PodTracker tracker;
+  const auto& pod_kind = client::kind("", "Pod");
+  BERTH_ASSIGN_OR_RETURN(auto initial, c.list(pod_kind, kNamespace, {}));
+  client::ListOptions wo;
+  wo.resource_version = std::to_string(initial.revision);
+  BERTH_ASSIGN_OR_RETURN(auto watch, c.watch(pod_kind, kNamespace, wo,
+                                             [&](const client::Event& e) { tracker.onEvent(e); }));
+  for (int n : opt.counts) {
+    report->rounds.push_back(runRound(n, c, tracker, *lab, opt, interrupts));
+    if (interrupts.interrupted()) break;
+    if (!report->rounds.back().error.empty()) break;
+  }
+  watch->stop();
+  if (interrupts.interrupted()) return makeError(ErrorCode::kUnavailable, "interrupted");
+
+  std::printf("idle: %.0f s to settle, then CPU over %.0f s (server+agent)\n", opt.idle_s,
+              opt.idle_s);
+  std::fflush(stdout);
+  report->with_agent = measureIdle(server->pid(), opt.idle_s, opt.idle_s, interrupts);
+  // The server with the agent goes before the comparison starts.
+  api->reset();
+  server->stop();
+  if (interrupts.interrupted()) return makeError(ErrorCode::kUnavailable, "interrupted");
+
+  auto plain = BenchServer::start(false);
+  if (!plain.ok()) return plain.error();
+  std::printf("server --disable-agent: ready in %.0f ms; %.0f s to settle, CPU over %.0f s\n",
+              (*plain)->readyMs(), opt.idle_s, opt.idle_s);
+  std::fflush(stdout);
+  report->without_agent = measureIdle((*plain)->pid(), opt.idle_s, opt.idle_s, interrupts);
+  (*plain)->stop();
+  if (interrupts.interrupted()) return makeError(ErrorCode::kUnavailable, "interrupted");
+  return okStatus();
+}
+
+bool parseCounts(const std::string& text, std::vector<int>* out) {
+  out->clear();
+  std::istringstream in(text);
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    char* end = nullptr;
+    long v = std::strtol(part.c_str(), &end, 10);
+    if (part.empty() || *end != '\0' || v <= 0 || v > 110) return false;
+    out->push_back(static_cast<int>(v));
+  }
+  return !out->empty();
+}
+
+}  // namespace
+
+int runPodBench(const std::vector<std::string>& args) {
+  Options opt;
+  // args[0] is "pods".
+  for (size_t i = 1; i < args.size(); ++i) {
+    auto number = [&](double* out) {
+      if (i + 1 >= args.size()) return false;
+      char* end = nullptr;
+      *out = std::strtod(args[++i].c_str(), &end);
+      return end && *end == '\0' && *out > 0;
+    };
+    double v = 0;
+    if (args[i] == "--counts" && i + 1 < args.size()) {
+      if (!parseCounts(args[++i], &opt.counts)) return usage();
+    } else if (args[i] == "--floor-runs" && number(&v)) {
+      opt.floor_runs = static_cast<int>(v);
+    } else if (args[i] == "--timeout" && number(&v)) {
+      opt.timeout_s = v;
+    } else if (args[i] == "--idle" && number(&v)) {
+      opt.idle_s = v;
+    } else if (args[i] == "--server-flag" && i + 1 < args.size()) {
+      opt.server_flags.push_back(args[++i]);
+    } else if (args[i] == "--keep-log" && i + 1 < args.size()) {
+      opt.keep_log = args[++i];
+    } else {
+      return usage();
+    }
+  }
+  if (Status st = checkPrerequisites(); !st.ok()) {
+    std::fprintf(stderr, "berth bench pods: %s\n", st.error().message.c_str());
+    return 1;
+  }
+  PodBenchReport report;
+  report.grace_seconds = kGraceSeconds;
+  report.cores = std::thread::hardware_concurrency();
+  report.loadavg_start = loadavg();
+  std::string counts;
+  for (int n : opt.counts) counts += (counts.empty() ? "" : ",") + std::to_string(n);
+  std::printf("berth bench pods: counts=%s floor-runs=%d\nloadavg at start: %s (cores: %u)\n",
+              counts.c_str(), opt.floor_runs, report.loadavg_start.c_str(), report.cores);
+  std::fflush(stdout);
+
+  Status st = okStatus();
+  {
+    Interrupts interrupts;
+    Lab lab;
+    AgentServer server;
+    std::unique_ptr<client::RemoteClient> api;
+    st = measure(opt, &lab, &server, &api, interrupts, &report);
+    if (!st.ok()) std::fprintf(stderr, "berth bench pods: %s\n", st.error().message.c_str());
+    tearDown(&lab, &server, api.get(), interrupts, opt);
+  }
+  report.loadavg_end = loadavg();
+  std::printf("%s", formatTables(report).c_str());
+  std::printf("\nloadavg at end: %s\n", report.loadavg_end.c_str());
+  std::printf("%s\n", summaryLine(report).c_str());
+  std::fflush(stdout);
+  return st.ok() ? 0 : 1;
+}
+
+}  // namespace berth::bench

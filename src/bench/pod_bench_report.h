@@ -1,0 +1,240 @@
+#pragma once
+
+// The figures and the printed report of `berth bench pods` (pod_bench.cpp):
+// pure functions over the measured samples, kept apart from the code that
+// starts servers and containers so a unit test can check them. Header-only
+// because src/bench builds no test binary of its own; the test is
+// tests/integration/pod_bench_report_test.cpp, which links none of
+// berth_bench.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdarg>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace berth::bench {
+
+// Percentiles of one set of latency samples, in milliseconds.
+struct Percentiles {
+  size_t count = 0;
+  double p50 = 0, p90 = 0, p99 = 0, max = 0;
+};
+
+// The nearest-rank percentile of sorted samples: the smallest sample with at
+// least a fraction p of all samples at or below it (what upstream's e2e
+// latency summaries report). 0 for no samples.
+inline double nearestRank(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  double rank = std::ceil(p * static_cast<double>(sorted.size()));
+  size_t i = rank < 1 ? 0 : static_cast<size_t>(rank) - 1;
+  return sorted[std::min(i, sorted.size() - 1)];
+}
+
+inline Percentiles percentilesOf(std::vector<double> samples) {
+  std::sort(samples.begin(), samples.end());
+  Percentiles p;
+  p.count = samples.size();
+  p.p50 = nearestRank(samples, 0.50);
+  p.p90 = nearestRank(samples, 0.90);
+  p.p99 = nearestRank(samples, 0.99);
+  p.max = samples.empty() ? 0 : samples.back();
+  return p;
+}
+
+// One round: N pods created at once, then deleted.
+struct PodRound {
+  int pods = 0;
+  // Create call returned → the watch showed Running with Ready=True, per pod
+  // that got there.
+  std::vector<double> ready_ms;
+  // First create call started → last pod ready; < 0 when not all got there.
+  double all_ready_ms = -1;
+  // Delete call returned → the watch showed DELETED, per pod.
+  std::vector<double> gone_ms;
+  // First delete call started → last pod gone; < 0 when not all went.
+  double all_gone_ms = -1;
+  // Last pod gone → no container left in the agent's runc root.
+  double runtime_clean_ms = -1;
+  std::string error;  // why the round stopped early, if it did
+};
+
+// A server process over an idle window.
+struct IdleFigures {
+  long rss_kib = -1;        // VmRSS at the end of the window
+  double cpu_percent = -1;  // (utime + stime) over the window, % of one core
+  double window_s = 0;
+};
+
+struct PodBenchReport {
+  std::string loadavg_start;
+  std::string loadavg_end;
+  unsigned cores = 0;
+  int grace_seconds = 1;  // the pods' terminationGracePeriodSeconds
+  // The floor: `runc run -d` of the same image's rootfs, and for reference
+  // the two calls the agent's shim makes (`runc create` + `runc start`).
+  std::vector<double> floor_run_ms;
+  std::vector<double> floor_create_start_ms;
+  std::vector<PodRound> rounds;
+  long rss_before_pods_kib = -1;  // server+agent, node Ready, no pod yet
+  IdleFigures with_agent;         // server+agent after the rounds
+  IdleFigures without_agent;      // a fresh server with --disable-agent
+};
+
+// The targets for pod start-up and the idle agent.
+constexpr double kTargetP50Ms = 150;
+constexpr double kTargetP99Ms = 500;
+constexpr long kTargetAgentRssKib = 20 * 1000 * 1000 / 1024;  // 20 MB
+constexpr double kTargetAgentCpuPercent = 1.0;
+
+namespace report_detail {
+
+inline std::string format(const char* fmt, double a) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, a);
+  return buf;
+}
+
+inline void appendf(std::string* out, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+inline void appendf(std::string* out, const char* fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  std::vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  *out += buf;
+}
+
+inline std::string mibText(long kib) { return kib < 0 ? "n/a" : format("%.1f MiB", kib / 1024.0); }
+
+inline std::string cpuText(double percent) {
+  return percent < 0 ? "n/a" : format("%.2f %%", percent);
+}
+
+}  // namespace report_detail
+
+// "3.4x" of value over floor; "n/a" without both.
+inline std::string ratioText(double value, double floor) {
+  if (value <= 0 || floor <= 0) return "n/a";
+  return report_detail::format("%.1fx", value / floor);
+}
+
+// "met" / "missed" against a target (no assertion: the bench only reports).
+inline const char* verdict(bool met) { return met ? "met" : "missed"; }
+
+// The agent's share of an idle figure: with the agent minus without; "n/a"
+// when either is missing.
+inline long agentRssKib(const PodBenchReport& r) {
+  if (r.with_agent.rss_kib < 0 || r.without_agent.rss_kib < 0) return -1;
+  return r.with_agent.rss_kib - r.without_agent.rss_kib;
+}
+
+inline double agentCpuPercent(const PodBenchReport& r) {
+  if (r.with_agent.cpu_percent < 0 || r.without_agent.cpu_percent < 0) return -1;
+  return std::max(0.0, r.with_agent.cpu_percent - r.without_agent.cpu_percent);
+}
+
+// The tables: floor, pod start-up per N with ratios to the floor, deletion,
+// idle figures. Ends with a newline.
+inline std::string formatTables(const PodBenchReport& r) {
+  using report_detail::appendf;
+  std::string out;
+  Percentiles run = percentilesOf(r.floor_run_ms);
+  Percentiles cs = percentilesOf(r.floor_create_start_ms);
+  appendf(&out, "\nfloor: the same image's rootfs (overlay), sleep 3600, runc directly\n");
+  appendf(&out, "  %-22s %5s %9s %9s %9s\n", "", "runs", "p50 ms", "p90 ms", "max ms");
+  appendf(&out, "  %-22s %5zu %9.1f %9.1f %9.1f\n", "runc run -d", run.count, run.p50, run.p90,
+          run.max);
+  if (cs.count > 0)
+    appendf(&out, "  %-22s %5zu %9.1f %9.1f %9.1f\n", "runc create + start", cs.count, cs.p50,
+            cs.p90, cs.max);
+
+  appendf(&out,
+          "\npod start: create call returned -> Running and Ready=True seen through a watch\n");
+  appendf(&out, "  %5s %9s %8s %8s %8s %8s %11s %9s %9s\n", "pods", "ready", "p50 ms", "p90 ms",
+          "p99 ms", "max ms", "all ready", "p50/floor", "p99/floor");
+  for (const auto& round : r.rounds) {
+    Percentiles p = percentilesOf(round.ready_ms);
+    std::string ready = std::to_string(p.count) + "/" + std::to_string(round.pods);
+    std::string all =
+        round.all_ready_ms < 0 ? "n/a" : report_detail::format("%.0f ms", round.all_ready_ms);
+    appendf(&out, "  %5d %9s %8.1f %8.1f %8.1f %8.1f %11s %9s %9s\n", round.pods, ready.c_str(),
+            p.p50, p.p90, p.p99, p.max, all.c_str(), ratioText(p.p50, run.p50).c_str(),
+            ratioText(p.p99, run.p50).c_str());
+    if (!round.error.empty()) appendf(&out, "        stopped: %s\n", round.error.c_str());
+  }
+
+  appendf(&out,
+          "\npod delete: terminationGracePeriodSeconds: %d in the spec, DELETE without a grace "
+          "period\n  (sleep ignores SIGTERM as pid 1, so each pod waits out the grace period); "
+          "delete call returned -> DELETED seen\n",
+          r.grace_seconds);
+  appendf(&out, "  %5s %9s %8s %8s %8s %11s %15s\n", "pods", "gone", "p50 ms", "p90 ms", "max ms",
+          "all gone", "runtime clean");
+  for (const auto& round : r.rounds) {
+    if (round.gone_ms.empty() && round.all_gone_ms < 0) continue;
+    Percentiles p = percentilesOf(round.gone_ms);
+    std::string gone = std::to_string(p.count) + "/" + std::to_string(round.pods);
+    std::string all =
+        round.all_gone_ms < 0 ? "n/a" : report_detail::format("%.0f ms", round.all_gone_ms);
+    std::string clean = round.runtime_clean_ms < 0
+                            ? "n/a"
+                            : report_detail::format("+%.0f ms", round.runtime_clean_ms);
+    appendf(&out, "  %5d %9s %8.1f %8.1f %8.1f %11s %15s\n", round.pods, gone.c_str(), p.p50, p.p90,
+            p.max, all.c_str(), clean.c_str());
+  }
+
+  appendf(&out, "\nidle: VmRSS, and utime+stime over the window as %% of one core\n");
+  appendf(&out, "  %-38s %12s %10s\n", "", "RSS", "CPU");
+  if (r.rss_before_pods_kib >= 0)
+    appendf(&out, "  %-38s %12s %10s\n", "server+agent, node Ready, before pods",
+            report_detail::mibText(r.rss_before_pods_kib).c_str(), "");
+  appendf(&out, "  %-38s %12s %10s\n", "server+agent idle, after the pods",
+          report_detail::mibText(r.with_agent.rss_kib).c_str(),
+          report_detail::cpuText(r.with_agent.cpu_percent).c_str());
+  appendf(&out, "  %-38s %12s %10s\n", "server --disable-agent idle (fresh)",
+          report_detail::mibText(r.without_agent.rss_kib).c_str(),
+          report_detail::cpuText(r.without_agent.cpu_percent).c_str());
+  long agent_kib = agentRssKib(r);
+  double agent_cpu = agentCpuPercent(r);
+  appendf(&out, "  %-38s %12s %10s   (targets: RSS <= 20 MB %s, CPU < 1 %% %s)\n",
+          "agent's share (difference)", report_detail::mibText(agent_kib).c_str(),
+          report_detail::cpuText(agent_cpu).c_str(),
+          agent_kib < 0 ? "n/a" : verdict(agent_kib <= kTargetAgentRssKib),
+          agent_cpu < 0 ? "n/a" : verdict(agent_cpu < kTargetAgentCpuPercent));
+  return out;
+}
+
+// The one summary line: per N the p50 / p99 (and "n/a" for a round that did
+// not complete), the floor and the ratio of the largest round's p50 to it,
+// the agent's idle share, and whether the targets were met.
+inline std::string summaryLine(const PodBenchReport& r) {
+  using report_detail::appendf;
+  std::string out = "summary: pod start p50/p99";
+  Percentiles run = percentilesOf(r.floor_run_ms);
+  bool all_met = !r.rounds.empty();
+  for (const auto& round : r.rounds) {
+    Percentiles p = percentilesOf(round.ready_ms);
+    bool complete = round.all_ready_ms >= 0 && p.count == static_cast<size_t>(round.pods);
+    if (complete) {
+      appendf(&out, " N=%d %.0f/%.0f ms", round.pods, p.p50, p.p99);
+      all_met = all_met && p.p50 <= kTargetP50Ms && p.p99 <= kTargetP99Ms;
+    } else {
+      appendf(&out, " N=%d incomplete (%zu/%d)", round.pods, p.count, round.pods);
+      all_met = false;
+    }
+  }
+  appendf(&out, "; floor runc run -d p50 %.0f ms", run.p50);
+  if (!r.rounds.empty()) {
+    Percentiles last = percentilesOf(r.rounds.back().ready_ms);
+    appendf(&out, " (N=%d p50 %s)", r.rounds.back().pods, ratioText(last.p50, run.p50).c_str());
+  }
+  appendf(&out, "; targets p50<=150 p99<=500 ms %s", verdict(all_met));
+  appendf(&out, "; agent idle RSS %s CPU %s", report_detail::mibText(agentRssKib(r)).c_str(),
+          report_detail::cpuText(agentCpuPercent(r)).c_str());
+  appendf(&out, " (server+agent %s)", report_detail::mibText(r.with_agent.rss_kib).c_str());
+  return out;
+}
+
+}  // namespace berth::bench
