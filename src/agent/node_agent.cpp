@@ -6,16 +6,21 @@
 #include <condition_variable>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "agent/eviction.h"
+#include "agent/image_gc.h"
 #include "agent/image_manager.h"
 #include "agent/node/machine.h"
 #include "agent/node/node_api.h"
+#include "agent/pod_status.h"
 #include "agent/pod_syncer.h"
 #include "agent/pod_worker.h"
 #include "agent/probe/probe_manager.h"
+#include "agent/qos.h"
 #include "agent/real_pod_runtime.h"
 #include "agent/server/agent_server.h"
 #include "api/kinds/access.h"
@@ -94,6 +99,9 @@ struct NodeAgent::Impl : public server::ContainerLogSource {
   void enqueuePodsUsing(const std::string& ns);
   ProbeVerdict verdict(const std::string& uid, const std::string& name, const std::string& id);
   void startProbes();
+  void reclaim();
+  std::optional<std::string> pendingEviction(const api::Object& pod);
+  api::Object nodeRef();
   Status startServer();
   Result<server::ContainerLogRef> containerLog(const std::string& ns, const std::string& pod,
                                                const std::string& container,
@@ -134,6 +142,9 @@ struct NodeAgent::Impl : public server::ContainerLogSource {
   // Container ids the probe manager follows, and the probe kinds each
   // container's spec has (for a container it does not follow yet).
   std::set<std::string> probed;
+  // Pods chosen for eviction, until they are Failed (pod key -> message).
+  std::map<std::string, std::string> evictions;
+  ImageGc image_gc;
   std::thread node_thread;
 };
 
@@ -199,6 +210,7 @@ Status NodeAgent::Impl::open() {
   PodWorkers::Hooks hooks;
   hooks.synced = [this](const api::Object& pod, const SyncOutcome& o) { synced(pod, o); };
   hooks.removed = [this](const std::string& uid) { probes->removePod(uid); };
+  hooks.eviction = [this](const api::Object& pod) { return pendingEviction(pod); };
   workers = std::make_unique<PodWorkers>(client, pod_informer, *syncer, *pod_runtime, recorder,
                                          clock, wo, std::move(hooks));
   BERTH_RETURN_IF_ERROR(exits.start());
@@ -384,6 +396,78 @@ void NodeAgent::Impl::containerExited(const std::string& id) {
   workers->enqueue(key);
 }
 
+api::Object NodeAgent::Impl::nodeRef() {
+  std::lock_guard lock(mu);
+  return api::Object{{"apiVersion", "v1"},
+                     {"kind", "Node"},
+                     {"metadata", json::object{{"name", options.node_name}, {"uid", node_uid}}}};
+}
+
+std::optional<std::string> NodeAgent::Impl::pendingEviction(const api::Object& pod) {
+  const std::string key = client::keyOf(pod);
+  std::lock_guard lock(mu);
+  auto it = evictions.find(key);
+  if (it == evictions.end()) return std::nullopt;
+  if (api::strAt(pod, {"status", "phase"}) == "Failed") {
+    evictions.erase(it);  // done
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+// The kubelet's housekeeping at each status period: image garbage
+// collection above the disk threshold, then node-pressure eviction of at
+// most one pod (the next period shows whether that was enough).
+void NodeAgent::Impl::reclaim() {
+  auto usage = node::readMachineUsage(options.data_dir);
+  if (!usage.ok()) return;
+  const auto now = clock.now();
+  ImageGcOutcome gc = image_gc.garbageCollect(
+      usage->fs_capacity_bytes, usage->fs_available_bytes, imagesFromRecords(images->list()),
+      inUseImageIds(containers->list()), now,
+      [this](const ImageInfo& image) { return removeFromStore(*images, image); });
+  if (!gc.events.empty() || !gc.removed.empty()) {
+    api::Object node = nodeRef();
+    for (const auto& [reason, message] : gc.events)
+      recorder.record(node, "Warning", reason, message);
+    if (!gc.removed.empty()) {
+      BERTH_LOG(kInfo, kComponent)
+          << "image gc removed=" << gc.removed.size() << " freed=" << gc.freed;
+      usage = node::readMachineUsage(options.data_dir);
+      if (!usage.ok()) return;
+    }
+  }
+  node::EvictionThresholds thresholds;
+  node::Pressure pressure = node::evaluatePressure(*usage, thresholds);
+  if (!pressure.memory && !pressure.disk) return;
+  // The active pods with their working sets.
+  std::vector<ObjectPtr> pods;
+  std::vector<PodUsage> usages;
+  for (const auto& pod : pod_informer.list()) {
+    const std::string phase = api::strAt(*pod, {"status", "phase"});
+    if (phase == "Succeeded" || phase == "Failed") continue;
+    pods.push_back(pod);
+  }
+  const std::string memory_root = "/sys/fs/cgroup/memory";
+  for (const auto& pod : pods) {
+    PodUsage u;
+    u.key = client::keyOf(*pod);
+    u.pod = pod.get();
+    auto ws = cgroupMemoryWorkingSet(memory_root + options.cgroup_root + podCgroupParent(*pod, ""));
+    if (ws.ok()) u.memory_working_set = *ws;
+    usages.push_back(std::move(u));
+  }
+  auto decision = chooseEviction(*usage, thresholds, usages);
+  if (!decision) return;
+  BERTH_LOG(kWarning, kComponent) << "evicting pod=" << decision->pod_key
+                                  << " resource=" << decision->resource;
+  {
+    std::lock_guard lock(mu);
+    evictions[decision->pod_key] = decision->message;
+  }
+  workers->enqueue(decision->pod_key);
+}
+
 node::NodeReport NodeAgent::Impl::report() {
   node::NodeReport r;
   r.machine = machine;
@@ -500,6 +584,7 @@ void NodeAgent::Impl::nodeLoop() {
     if (is_registered && steady::now() >= next_status) {
       if (postStatus(false)) {
         next_status = steady::now() + options.status_update_interval;
+        reclaim();
       } else {
         ok = false;
       }

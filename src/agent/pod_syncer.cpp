@@ -300,6 +300,11 @@ void PodSyncer::stopWithHooks(const api::Object* spec, const std::string& id,
   (void)runtime_.stopContainer(id, left);
 }
 
+void PodSyncer::killAll(const std::string& pod_uid) {
+  for (const auto& c : runtime_.containers(pod_uid))
+    if (c.state.running) (void)runtime_.stopContainer(c.state.id, std::chrono::seconds(0));
+}
+
 Status PodSyncer::cleanup(const std::string& pod_uid) {
   for (const auto& c : runtime_.containers(pod_uid)) {
     if (c.state.running) (void)runtime_.stopContainer(c.state.id, std::chrono::seconds(0));

@@ -100,6 +100,9 @@ class PodSyncer {
   // A pod gone from the API (or never seen by this agent): whatever the
   // runtime holds of `pod_uid` is stopped at once and removed.
   Status cleanup(const std::string& pod_uid);
+  // Kills every running container of the pod at once (an eviction at a
+  // hard threshold); the sandbox and the exited containers stay.
+  void killAll(const std::string& pod_uid);
 
  private:
   // preStop (when the container has one) within the grace period, then

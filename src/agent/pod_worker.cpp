@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "agent/eviction.h"
 #include "api/kinds/access.h"
 #include "api/object.h"
 #include "common/error.h"
@@ -209,6 +210,15 @@ void PodWorkers::syncPod(const std::string& key) {
     stats_.syncs++;
   }
 
+  if (hooks_.eviction && !api::metadata(*pod)->contains("deletionTimestamp")) {
+    if (auto message = hooks_.eviction(*pod)) {
+      // The kubelet's evictPod: kill at once, then the Failed status.
+      syncer_.killAll(uid);
+      recorder_.record(*pod, "Warning", "Evicted", *message);
+      if (!writeStatus(*pod, evictedStatus(*pod, *message, clock_.now())).ok()) retryLater(key);
+      return;
+    }
+  }
   SyncOutcome outcome = syncer_.sync(*pod);
   for (const auto& e : outcome.events) recorder_.record(*pod, e.type, e.reason, e.message);
   if (hooks_.synced) hooks_.synced(*pod, outcome);

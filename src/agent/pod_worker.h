@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -55,6 +56,10 @@ class PodWorkers {
     std::function<void(const api::Object& pod, const SyncOutcome& outcome)> synced;
     // After the runtime let go of a pod.
     std::function<void(const std::string& pod_uid)> removed;
+    // Before a sync: a message when the node evicts this pod now (node
+    // pressure). The pod's containers are killed and it fails with reason
+    // Evicted instead of syncing.
+    std::function<std::optional<std::string>(const api::Object& pod)> eviction;
   };
 
   PodWorkers(client::Client& client, client::Informer& pods, PodSyncer& syncer, PodRuntime& runtime,

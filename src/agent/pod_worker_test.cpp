@@ -37,6 +37,11 @@ class PodWorkersTest : public ::testing::Test {
       synced_.push_back(api::name(pod) + ":" + std::to_string(o.running.size()));
     };
     hooks.removed = [this](const std::string& uid) { removed_.push_back(uid); };
+    hooks.eviction = [this](const api::Object& pod) -> std::optional<std::string> {
+      if (api::name(pod) == evict_ && strAt(pod, {"status", "phase"}) != "Failed")
+        return std::string("The node was low on resource: memory. ");
+      return std::nullopt;
+    };
     workers_ = std::make_unique<PodWorkers>(fake_, informer_, syncer_, runtime_, recorder_, clock_,
                                             options, hooks);
     workers_->start();
@@ -72,6 +77,7 @@ class PodWorkersTest : public ::testing::Test {
   std::unique_ptr<client::Watch> watch_;
   std::unique_ptr<PodWorkers> workers_;
   std::vector<std::string> synced_, removed_;
+  std::string evict_;  // the pod the eviction hook picks
 };
 
 TEST_F(PodWorkersTest, RunsAPodAndPatchesItsStatusOnlyWhenItChanges) {
@@ -192,6 +198,32 @@ TEST_F(PodWorkersTest, FailedStatusWritesAreRetried) {
   EXPECT_EQ(strAt(*find("web"), {"status", "phase"}), "Running");
   EXPECT_EQ(runtime_.all.size(), 1u);  // retries sync again; nothing started twice
   EXPECT_EQ(workers_->stats().errors, 2u);
+}
+
+TEST_F(PodWorkersTest, AnEvictedPodIsKilledAndFailsWithReasonEvicted) {
+  addPod("hog");
+  workers_->step();
+  ASSERT_TRUE(runtime_.all[0].state.running);
+  evict_ = "hog";
+  workers_->enqueue("ns/hog");
+  workers_->step();
+  EXPECT_FALSE(runtime_.all[0].state.running);
+  ObjectPtr pod = find("hog");
+  EXPECT_EQ(strAt(*pod, {"status", "phase"}), "Failed");
+  EXPECT_EQ(strAt(*pod, {"status", "reason"}), "Evicted");
+  EXPECT_EQ(strAt(*pod, {"status", "message"}), "The node was low on resource: memory. ");
+  // Failed for good: later syncs restart nothing.
+  workers_->enqueue("ns/hog");
+  workers_->step();
+  EXPECT_EQ(runtime_.all.size(), 1u);
+  EXPECT_EQ(strAt(*find("hog"), {"status", "phase"}), "Failed");
+  EXPECT_EQ(strAt(*find("hog"), {"status", "reason"}), "Evicted");
+  recorder_.flush();
+  auto events = fake_.list(client::kind("", "Event"), "ns", {});
+  ASSERT_TRUE(events.ok());
+  bool evicted = false;
+  for (const auto& e : events->items) evicted |= strAt(*e, {"reason"}) == "Evicted";
+  EXPECT_TRUE(evicted);
 }
 
 }  // namespace
