@@ -1,0 +1,130 @@
+// The figures and report of `berth bench pods` (src/bench/pod_bench_report.h):
+// nearest-rank percentiles, ratios to the floor, the agent's share of the
+// idle figures, and the tables and summary line for complete and incomplete
+// rounds. Pure functions over given samples: nothing is started or timed.
+// It lives here because src/bench builds no test binary of its own.
+#include "bench/pod_bench_report.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace berth::bench {
+namespace {
+
+std::vector<double> oneToHundred() {
+  std::vector<double> v;
+  for (int i = 100; i >= 1; --i) v.push_back(i);  // unsorted on purpose
+  return v;
+}
+
+TEST(PodBenchReport, NearestRankPercentiles) {
+  Percentiles p = percentilesOf(oneToHundred());
+  EXPECT_EQ(p.count, 100u);
+  EXPECT_EQ(p.p50, 50);
+  EXPECT_EQ(p.p90, 90);
+  EXPECT_EQ(p.p99, 99);
+  EXPECT_EQ(p.max, 100);
+}
+
+TEST(PodBenchReport, SmallSamples) {
+  Percentiles one = percentilesOf({42.5});
+  EXPECT_EQ(one.p50, 42.5);
+  EXPECT_EQ(one.p99, 42.5);
+  EXPECT_EQ(one.max, 42.5);
+  // Ten samples: p50 is the 5th, p90 the 9th, p99 the 10th (the max).
+  Percentiles ten = percentilesOf({10, 9, 8, 7, 6, 5, 4, 3, 2, 1});
+  EXPECT_EQ(ten.p50, 5);
+  EXPECT_EQ(ten.p90, 9);
+  EXPECT_EQ(ten.p99, 10);
+  Percentiles none = percentilesOf({});
+  EXPECT_EQ(none.count, 0u);
+  EXPECT_EQ(none.p50, 0);
+  EXPECT_EQ(none.max, 0);
+}
+
+TEST(PodBenchReport, Ratios) {
+  EXPECT_EQ(ratioText(120, 40), "3.0x");
+  EXPECT_EQ(ratioText(55, 50), "1.1x");
+  EXPECT_EQ(ratioText(120, 0), "n/a");
+  EXPECT_EQ(ratioText(0, 40), "n/a");
+}
+
+TEST(PodBenchReport, AgentShareIsTheDifference) {
+  PodBenchReport r;
+  EXPECT_EQ(agentRssKib(r), -1);
+  EXPECT_EQ(agentCpuPercent(r), -1);
+  r.with_agent.rss_kib = 60 * 1024;
+  r.with_agent.cpu_percent = 0.5;
+  r.without_agent.rss_kib = 45 * 1024;
+  r.without_agent.cpu_percent = 0.2;
+  EXPECT_EQ(agentRssKib(r), 15 * 1024);
+  EXPECT_NEAR(agentCpuPercent(r), 0.3, 1e-9);
+  // Noise can make the difference negative; CPU is reported as 0 then.
+  r.without_agent.cpu_percent = 0.7;
+  EXPECT_EQ(agentCpuPercent(r), 0);
+}
+
+PodBenchReport sample() {
+  PodBenchReport r;
+  r.floor_run_ms = {40, 42, 38, 41, 39, 45, 40, 40, 43, 60};
+  r.floor_create_start_ms = {50, 52};
+  PodRound one;
+  one.pods = 1;
+  one.ready_ms = {100};
+  one.all_ready_ms = 180;
+  one.gone_ms = {1200};
+  one.all_gone_ms = 1250;
+  one.runtime_clean_ms = 30;
+  PodRound ten;
+  ten.pods = 10;
+  ten.ready_ms = {100, 110, 120, 130, 140, 150, 160, 170, 180, 400};
+  ten.all_ready_ms = 520;
+  r.rounds = {one, ten};
+  r.with_agent = {48 * 1024, 0.4, 10};
+  r.without_agent = {36 * 1024, 0.1, 10};
+  return r;
+}
+
+TEST(PodBenchReport, TablesCarryTheFigures) {
+  std::string t = formatTables(sample());
+  // Floor p50 is 40 ms (5th of 10 sorted); N=10 p50 140 ms is 3.5x of it.
+  EXPECT_NE(t.find("runc run -d               10      40.0"), std::string::npos) << t;
+  EXPECT_NE(t.find("10/10"), std::string::npos) << t;
+  EXPECT_NE(t.find("3.5x"), std::string::npos) << t;
+  EXPECT_NE(t.find("520 ms"), std::string::npos) << t;
+  EXPECT_NE(t.find("terminationGracePeriodSeconds: 1"), std::string::npos) << t;
+  EXPECT_NE(t.find("+30 ms"), std::string::npos) << t;
+  EXPECT_NE(t.find("12.0 MiB"), std::string::npos) << t;  // 48 - 36 MiB
+}
+
+TEST(PodBenchReport, SummaryLineForCompleteRounds) {
+  std::string s = summaryLine(sample());
+  EXPECT_EQ(s.find('\n'), std::string::npos);
+  EXPECT_NE(s.find("N=1 100/100 ms"), std::string::npos) << s;
+  EXPECT_NE(s.find("N=10 140/400 ms"), std::string::npos) << s;
+  EXPECT_NE(s.find("floor runc run -d p50 40 ms (N=10 p50 3.5x)"), std::string::npos) << s;
+  EXPECT_NE(s.find("targets p50<=150 p99<=500 ms met"), std::string::npos) << s;
+  EXPECT_NE(s.find("agent idle RSS 12.0 MiB CPU 0.30 %"), std::string::npos) << s;
+}
+
+TEST(PodBenchReport, IncompleteOrSlowRoundsMissTheTargets) {
+  PodBenchReport slow = sample();
+  slow.rounds[1].ready_ms.back() = 700;  // p99 of 10 samples is the max
+  EXPECT_NE(summaryLine(slow).find("ms missed"), std::string::npos);
+
+  PodBenchReport cut = sample();
+  cut.rounds[1].ready_ms.resize(7);
+  cut.rounds[1].all_ready_ms = -1;
+  cut.rounds[1].error = "interrupted";
+  std::string s = summaryLine(cut);
+  EXPECT_NE(s.find("N=10 incomplete (7/10)"), std::string::npos) << s;
+  EXPECT_NE(s.find("ms missed"), std::string::npos) << s;
+  std::string t = formatTables(cut);
+  EXPECT_NE(t.find("7/10"), std::string::npos) << t;
+  EXPECT_NE(t.find("stopped: interrupted"), std::string::npos) << t;
+}
+
+}  // namespace
+}  // namespace berth::bench
