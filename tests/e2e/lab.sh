@@ -49,6 +49,11 @@ e2e_lab_setup() {
 kubectl() { "${E2E_NETNS_EXEC[@]}" timeout "$E2E_CMD_TIMEOUT" /usr/bin/kubectl "$@"; }
 lab() { "${E2E_NETNS_EXEC[@]}" "$@"; }
 
+# Pod state checks for wait_for.
+jsonpath() { kubectl get "$1" -o "jsonpath=$2" 2>/dev/null; }
+running() { [[ $(jsonpath "pod/$1" '{.status.phase}') == Running ]]; }
+ready() { [[ $(jsonpath "pod/$1" '{.status.conditions[?(@.type=="Ready")].status}') == True ]]; }
+
 e2e_lab_cleanup() {
   local runc_root="$E2E_DATA_DIR/agent/runtime/runc" id
   if [[ -d "$runc_root" ]]; then

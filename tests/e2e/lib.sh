@@ -190,6 +190,33 @@ e2e_kill9_server() {
   E2E_SERVER_PID=""
 }
 
+# Starts Debian's docker-registry on 127.0.0.1 (of the lab namespace when
+# E2E_NETNS_EXEC is set) with its storage in the test directory; sets
+# REG_PORT. False when docker-registry is missing or does not answer.
+e2e_start_registry() {
+  [[ -x /usr/bin/docker-registry ]] || return 1
+  REG_PORT=$(e2e_free_port)
+  mkdir -p "$E2E_TMP/registry"
+  cat >"$E2E_TMP/registry.yml" <<YML
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $E2E_TMP/registry
+http:
+  addr: 127.0.0.1:$REG_PORT
+YML
+  "${E2E_NETNS_EXEC[@]}" /usr/bin/docker-registry serve "$E2E_TMP/registry.yml" >"$E2E_TMP/registry.log" 2>&1 &
+  e2e_track_bg $!
+  local _
+  for _ in $(seq 1 100); do
+    "${E2E_NETNS_EXEC[@]}" curl -sf "http://127.0.0.1:$REG_PORT/v2/" >/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # Remembers a background pid so the EXIT trap ends it.
 e2e_track_bg() { E2E_BG_PIDS+=("$1"); }
 

@@ -47,25 +47,7 @@ assert_eq "3" "$(printf '%s\n' "$OUT" | wc -l)" "still two images after the fail
 
 # Pull from a registry on 127.0.0.1 (Debian's docker-registry), the image
 # pushed there with skopeo from the same docker-archive.
-if [[ -x /usr/bin/docker-registry && -x /usr/bin/skopeo ]]; then
-  REG_PORT=$(e2e_free_port)
-  mkdir -p "$E2E_TMP/registry"
-  cat > "$E2E_TMP/registry.yml" <<YML
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $E2E_TMP/registry
-http:
-  addr: 127.0.0.1:$REG_PORT
-YML
-  /usr/bin/docker-registry serve "$E2E_TMP/registry.yml" > "$E2E_TMP/registry.log" 2>&1 &
-  e2e_track_bg $!
-  for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$REG_PORT/v2/" > /dev/null && break
-    sleep 0.1
-  done
+if [[ -x /usr/bin/skopeo ]] && e2e_start_registry; then
   run skopeo copy --quiet --dest-tls-verify=false "docker-archive:$E2E_TMP/image.tar" \
     "docker://127.0.0.1:$REG_PORT/e2e/pushed:3"
   assert_eq "0" "$RC" "skopeo pushes the image to the local registry"

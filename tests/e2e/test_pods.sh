@@ -7,8 +7,6 @@ source "$(dirname "$0")/lab.sh"
 e2e_lab_setup
 e2e_start_server
 
-jsonpath() { kubectl get "$1" -o "jsonpath=$2" 2>/dev/null; }
-pod_ready() { [[ $(jsonpath "pod/$1" '{.status.conditions[?(@.type=="Ready")].status}') == True ]]; }
 node_ready() { [[ $(jsonpath "node/$E2E_LAB_NODE" '{.status.conditions[?(@.type=="Ready")].status}') == True ]]; }
 
 wait_for 30 "the embedded agent registers a Ready node" node_ready
@@ -146,8 +144,7 @@ spec:
     readinessProbe: {exec: {command: ["false"]}, periodSeconds: 1}
 Y
 run_ok "create a pod that is never ready" kubectl apply -f "$E2E_TMP/unready.yaml"
-unready_running() { [[ $(jsonpath pod/unready '{.status.phase}') == Running ]]; }
-wait_for 30 "the never-ready pod runs" unready_running
+wait_for 30 "the never-ready pod runs" running unready
 sleep 3
 assert_eq "False" "$(jsonpath pod/unready '{.status.conditions[?(@.type=="Ready")].status}')" "it stays unready"
 assert_eq "false" "$(jsonpath pod/unready '{.status.containerStatuses[0].ready}')" "its container is not ready"
@@ -202,8 +199,7 @@ spec:
   - {name: creds, secret: {secretName: creds}}
 Y
 run_ok "create a pod using both" kubectl apply -f "$E2E_TMP/cfg.yaml"
-cfg_running() { [[ $(jsonpath pod/cfg '{.status.phase}') == Running ]]; }
-wait_for 30 "the configured pod runs" cfg_running
+wait_for 30 "the configured pod runs" running cfg
 # Until exec lands (issue 6), read the container's view through its rootfs
 # and environment on the node.
 cfg_uid=$(jsonpath pod/cfg '{.metadata.uid}')
@@ -239,8 +235,7 @@ spec:
     command: ["sh", "-c", "trap '' TERM; while true; do sleep 1; done"]
 Y
 run_ok "create a pod that ignores SIGTERM" kubectl apply -f "$E2E_TMP/grace.yaml"
-grace_running() { [[ $(jsonpath pod/grace '{.status.phase}') == Running ]]; }
-wait_for 30 "it runs" grace_running
+wait_for 30 "it runs" running grace
 t0=$SECONDS
 run_ok "delete waits for it" kubectl delete pod grace --timeout=30s
 elapsed=$((SECONDS - t0))
@@ -266,8 +261,7 @@ spec:
   volumes: [{name: hooks, hostPath: {path: $E2E_TMP/hooks, type: Directory}}]
 Y
 run_ok "create a pod with postStart and preStop hooks" kubectl apply -f "$E2E_TMP/hooks.yaml"
-hooks_running() { [[ $(jsonpath pod/hooks '{.status.phase}') == Running ]]; }
-wait_for 30 "the hooked pod is Running" hooks_running
+wait_for 30 "the hooked pod is Running" running hooks
 assert_eq "started" "$(cat "$E2E_TMP/hooks/poststart" 2>/dev/null)" "postStart ran before Running"
 run_ok "delete the hooked pod" kubectl delete pod hooks --timeout=30s
 assert_eq "stopping" "$(cat "$E2E_TMP/hooks/prestop" 2>/dev/null)" "preStop ran on deletion"

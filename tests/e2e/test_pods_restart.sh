@@ -8,32 +8,9 @@ source "$(dirname "$0")/lab.sh"
 e2e_lab_setup
 e2e_start_server
 
-jsonpath() { kubectl get "$1" -o "jsonpath=$2" 2>/dev/null; }
-running() { [[ $(jsonpath "pod/$1" '{.status.phase}') == Running ]]; }
-ready() { [[ $(jsonpath "pod/$1" '{.status.conditions[?(@.type=="Ready")].status}') == True ]]; }
-
 # ---- an image from a registry inside the lab -----------------------------
-if [[ -x /usr/bin/docker-registry && -x /usr/bin/skopeo ]]; then
-  REG_PORT=$(e2e_free_port)
-  mkdir -p "$E2E_TMP/registry"
-  cat >"$E2E_TMP/registry.yml" <<YML
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $E2E_TMP/registry
-http:
-  addr: 127.0.0.1:$REG_PORT
-YML
-  lab /usr/bin/docker-registry serve "$E2E_TMP/registry.yml" >"$E2E_TMP/registry.log" 2>&1 &
-  e2e_track_bg $!
-  for _ in $(seq 1 100); do
-    lab curl -sf "http://127.0.0.1:$REG_PORT/v2/" >/dev/null && break
-    sleep 0.1
-  done
-  # The lab's image, saved as an OCI layout by berth and pushed by skopeo.
-  "$BERTH_BIN" image --root "$E2E_TMP/pushsrc" pack "$E2E_TMP/image" --tag e2e/pushed:1 --env PATH=/bin -- /bin/sh >/dev/null 2>&1
+if [[ -x /usr/bin/skopeo ]] && e2e_start_registry; then
+  # The lab's image directory as a docker-archive, pushed by skopeo.
   tar -C "$E2E_TMP/image" -cf "$E2E_TMP/layer.tar" .
   diff_id=$(sha256sum "$E2E_TMP/layer.tar" | cut -d' ' -f1)
   mkdir -p "$E2E_TMP/arc/layer"
