@@ -623,6 +623,19 @@ int runcCount(const std::string& root) {
   return list.ok() ? static_cast<int>(list->size()) : -1;
 }
 
+// Waits until the agent's runc root holds no container; when that was, or
+// none after `timeout_s`.
+std::optional<TimePoint> waitRuntimeClean(const Lab& lab, double timeout_s,
+                                          Interrupts& interrupts) {
+  std::string root = lab.data_dir + "/agent/runtime/runc";
+  auto t0 = SteadyClock::now();
+  while (secondsSince(t0) < timeout_s && !interrupts.interrupted()) {
+    if (runcCount(root) == 0) return SteadyClock::now();
+    interrupts.sleepFor(std::chrono::milliseconds(100));
+  }
+  return std::nullopt;
+}
+
 PodRound runRound(int n, client::RemoteClient& api, PodTracker& tracker, const Lab& lab,
                   const Options& opt, Interrupts& interrupts) {
   PodRound round;
@@ -687,7 +700,9 @@ PodRound runRound(int n, client::RemoteClient& api, PodTracker& tracker, const L
   std::string gone_error = delete_error;
   std::optional<TimePoint> all_gone;
   if (gone_error.empty())
-    all_gone = tracker.waitAll(&PodTracker::Times::gone, t_delete + std::chrono::seconds(120),
+    all_gone = tracker.waitAll(&PodTracker::Times::gone,
+                               t_delete + std::chrono::duration_cast<SteadyClock::duration>(
+                                              std::chrono::duration<double>(opt.timeout_s)),
                                interrupts, &gone_error);
   if (all_gone) round.all_gone_ms = msBetween(t_delete, *all_gone);
   for (const auto& [name, t] : tracker.snapshot())
@@ -696,15 +711,8 @@ PodRound runRound(int n, client::RemoteClient& api, PodTracker& tracker, const L
   // The agent tears containers and sandboxes down before its final delete;
   // this is what is left of its runtime after the API object went.
   if (all_gone) {
-    std::string root = lab.data_dir + "/agent/runtime/runc";
-    auto deadline = *all_gone + std::chrono::seconds(60);
-    while (SteadyClock::now() < deadline && !interrupts.interrupted()) {
-      if (runcCount(root) == 0) {
-        round.runtime_clean_ms = std::max(0.0, msBetween(*all_gone, SteadyClock::now()));
-        break;
-      }
-      interrupts.sleepFor(std::chrono::milliseconds(100));
-    }
+    if (auto clean = waitRuntimeClean(lab, 60, interrupts))
+      round.runtime_clean_ms = std::max(0.0, msBetween(*all_gone, *clean));
   }
   std::printf(
       "  N=%d: %zu/%d deleted%s%s\n", n, round.gone_ms.size(), n,
@@ -717,7 +725,17 @@ PodRound runRound(int n, client::RemoteClient& api, PodTracker& tracker, const L
   return round;
 }
 
-// VmRSS at the end and CPU over a window of a process left alone.
+// Threads: of /proc/PID/status, -1 when unreadable.
+int readThreads(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("Threads:", 0) == 0) return std::atoi(line.c_str() + 8);
+  return -1;
+}
+
+// VmRSS and threads at the end, and CPU over a window, of a process left
+// alone.
 IdleFigures measureIdle(pid_t pid, double settle_s, double window_s, Interrupts& interrupts) {
   IdleFigures f;
   if (!interrupts.sleepFor(std::chrono::duration<double>(settle_s))) return f;
@@ -727,29 +745,33 @@ IdleFigures measureIdle(pid_t pid, double settle_s, double window_s, Interrupts&
   double cpu1 = cpuSeconds(pid);
   f.window_s = secondsSince(t0);
   f.rss_kib = readRssKib(pid);
+  f.threads = readThreads(pid);
   if (cpu0 >= 0 && cpu1 >= 0 && f.window_s > 0) f.cpu_percent = 100.0 * (cpu1 - cpu0) / f.window_s;
   return f;
 }
 
 // Deletes whatever pods are left in the bench namespace with grace 0 and
-// waits (up to 30 s, or a second signal) for them to go: the agent then
-// tears their sandboxes down itself.
-void deleteLeftoverPods(client::RemoteClient& api, Interrupts& interrupts) {
+// waits (up to `timeout_s`, or a second signal) for them to go: the agent
+// then tears their sandboxes down itself. How many there were, or -1 when
+// some are still there.
+int deleteLeftoverPods(client::RemoteClient& api, Interrupts& interrupts, double timeout_s) {
   const auto& pod_kind = client::kind("", "Pod");
   auto listed = api.list(pod_kind, kNamespace, {});
-  if (!listed.ok() || listed->items.empty()) return;
-  std::printf("cleanup: deleting %zu pods (grace 0)\n", listed->items.size());
+  if (!listed.ok()) return -1;
+  if (listed->items.empty()) return 0;
+  std::printf("deleting %zu pods left over (grace 0)\n", listed->items.size());
   std::fflush(stdout);
   client::DeleteOptions now;
   now.grace_period_seconds = 0;
   for (const auto& pod : listed->items)
     (void)api.remove(pod_kind, kNamespace, api::name(*pod), now);
-  auto deadline = SteadyClock::now() + std::chrono::seconds(30);
-  while (SteadyClock::now() < deadline && interrupts.count() < 2) {
+  auto t0 = SteadyClock::now();
+  while (secondsSince(t0) < timeout_s && interrupts.count() < 2) {
     auto left = api.list(pod_kind, kNamespace, {});
-    if (!left.ok() || left->items.empty()) return;
+    if (left.ok() && left->items.empty()) return static_cast<int>(listed->items.size());
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+  return -1;
 }
 
 // Mount points at or below `dir`, deepest first.
@@ -815,7 +837,8 @@ std::vector<std::string> removeCgroups(const std::string& cgroup_root) {
 // part missing. Prints what could not be removed.
 void tearDown(Lab* lab, AgentServer* server, client::RemoteClient* api, Interrupts& interrupts,
               const Options& opt) {
-  if (api && server->alive() && interrupts.count() < 2) deleteLeftoverPods(*api, interrupts);
+  if (api && server->alive() && interrupts.count() < 2)
+    (void)deleteLeftoverPods(*api, interrupts, 30);
   if (!opt.keep_log.empty() && !server->logPath().empty()) {
     std::error_code ec;
     fs::copy_file(server->logPath(), opt.keep_log, fs::copy_options::overwrite_existing, ec);
@@ -946,14 +969,28 @@ Status measure(const Options& opt, Lab* lab, AgentServer* server,
   wo.resource_version = std::to_string(initial.revision);
   BERTH_ASSIGN_OR_RETURN(auto watch, c.watch(pod_kind, kNamespace, wo,
                                              [&](const client::Event& e) { tracker.onEvent(e); }));
+  Status rounds = okStatus();
   for (int n : opt.counts) {
     report->rounds.push_back(runRound(n, c, tracker, *lab, opt, interrupts));
     if (interrupts.interrupted()) break;
-    if (!report->rounds.back().error.empty()) break;
+    if (!report->rounds.back().error.empty()) {
+      rounds = makeError(ErrorCode::kTimeout,
+                         "round N=" + std::to_string(n) + ": " + report->rounds.back().error);
+      break;
+    }
   }
   watch->stop();
   if (interrupts.interrupted()) return makeError(ErrorCode::kUnavailable, "interrupted");
 
+  // Idle means no pod and no container: what a stopped round left goes
+  // first, with grace 0.
+  int leftovers = deleteLeftoverPods(c, interrupts, opt.timeout_s);
+  if (leftovers < 0 || !waitRuntimeClean(*lab, 60, interrupts)) {
+    std::printf("idle: not measured, pods or containers are still there\n");
+    return rounds.ok() ? makeError(ErrorCode::kTimeout, "pods did not go") : rounds;
+  }
+  if (leftovers > 0)
+    report->idle_note = std::to_string(leftovers) + " pods deleted with grace 0 first";
   std::printf("idle: %.0f s to settle, then CPU over %.0f s (server+agent)\n", opt.idle_s,
               opt.idle_s);
   std::fflush(stdout);
@@ -971,7 +1008,7 @@ Status measure(const Options& opt, Lab* lab, AgentServer* server,
   report->without_agent = measureIdle((*plain)->pid(), opt.idle_s, opt.idle_s, interrupts);
   (*plain)->stop();
   if (interrupts.interrupted()) return makeError(ErrorCode::kUnavailable, "interrupted");
-  return okStatus();
+  return rounds;
 }
 
 bool parseCounts(const std::string& text, std::vector<int>* out) {

@@ -65,6 +65,7 @@ struct IdleFigures {
   long rss_kib = -1;        // VmRSS at the end of the window
   double cpu_percent = -1;  // (utime + stime) over the window, % of one core
   double window_s = 0;
+  int threads = -1;  // Threads: at the end of the window
 };
 
 struct PodBenchReport {
@@ -80,6 +81,7 @@ struct PodBenchReport {
   long rss_before_pods_kib = -1;  // server+agent, node Ready, no pod yet
   IdleFigures with_agent;         // server+agent after the rounds
   IdleFigures without_agent;      // a fresh server with --disable-agent
+  std::string idle_note;          // e.g. pods a stopped round left, deleted first
 };
 
 // The targets for pod start-up and the idle agent.
@@ -185,22 +187,26 @@ inline std::string formatTables(const PodBenchReport& r) {
             p.max, all.c_str(), clean.c_str());
   }
 
-  appendf(&out, "\nidle: VmRSS, and utime+stime over the window as %% of one core\n");
-  appendf(&out, "  %-38s %12s %10s\n", "", "RSS", "CPU");
+  appendf(&out, "\nidle: VmRSS, and utime+stime over the window as %% of one core%s%s\n",
+          r.idle_note.empty() ? "" : "; ", r.idle_note.c_str());
+  appendf(&out, "  %-38s %12s %10s %8s\n", "", "RSS", "CPU", "threads");
+  auto threads = [](int n) { return n < 0 ? std::string("n/a") : std::to_string(n); };
   if (r.rss_before_pods_kib >= 0)
-    appendf(&out, "  %-38s %12s %10s\n", "server+agent, node Ready, before pods",
-            report_detail::mibText(r.rss_before_pods_kib).c_str(), "");
-  appendf(&out, "  %-38s %12s %10s\n", "server+agent idle, after the pods",
+    appendf(&out, "  %-38s %12s %10s %8s\n", "server+agent, node Ready, before pods",
+            report_detail::mibText(r.rss_before_pods_kib).c_str(), "", "");
+  appendf(&out, "  %-38s %12s %10s %8s\n", "server+agent idle, after the pods",
           report_detail::mibText(r.with_agent.rss_kib).c_str(),
-          report_detail::cpuText(r.with_agent.cpu_percent).c_str());
-  appendf(&out, "  %-38s %12s %10s\n", "server --disable-agent idle (fresh)",
+          report_detail::cpuText(r.with_agent.cpu_percent).c_str(),
+          threads(r.with_agent.threads).c_str());
+  appendf(&out, "  %-38s %12s %10s %8s\n", "server --disable-agent idle (fresh)",
           report_detail::mibText(r.without_agent.rss_kib).c_str(),
-          report_detail::cpuText(r.without_agent.cpu_percent).c_str());
+          report_detail::cpuText(r.without_agent.cpu_percent).c_str(),
+          threads(r.without_agent.threads).c_str());
   long agent_kib = agentRssKib(r);
   double agent_cpu = agentCpuPercent(r);
-  appendf(&out, "  %-38s %12s %10s   (targets: RSS <= 20 MB %s, CPU < 1 %% %s)\n",
+  appendf(&out, "  %-38s %12s %10s %8s   (targets: RSS <= 20 MB %s, CPU < 1 %% %s)\n",
           "agent's share (difference)", report_detail::mibText(agent_kib).c_str(),
-          report_detail::cpuText(agent_cpu).c_str(),
+          report_detail::cpuText(agent_cpu).c_str(), "",
           agent_kib < 0 ? "n/a" : verdict(agent_kib <= kTargetAgentRssKib),
           agent_cpu < 0 ? "n/a" : verdict(agent_cpu < kTargetAgentCpuPercent));
   return out;

@@ -82,8 +82,8 @@ PodBenchReport sample() {
   ten.ready_ms = {100, 110, 120, 130, 140, 150, 160, 170, 180, 400};
   ten.all_ready_ms = 520;
   r.rounds = {one, ten};
-  r.with_agent = {48 * 1024, 0.4, 10};
-  r.without_agent = {36 * 1024, 0.1, 10};
+  r.with_agent = {48 * 1024, 0.4, 10, 120};
+  r.without_agent = {36 * 1024, 0.1, 10, 60};
   return r;
 }
 
@@ -97,6 +97,7 @@ TEST(PodBenchReport, TablesCarryTheFigures) {
   EXPECT_NE(t.find("terminationGracePeriodSeconds: 1"), std::string::npos) << t;
   EXPECT_NE(t.find("+30 ms"), std::string::npos) << t;
   EXPECT_NE(t.find("12.0 MiB"), std::string::npos) << t;  // 48 - 36 MiB
+  EXPECT_NE(t.find("0.40 %      120"), std::string::npos) << t;
 }
 
 TEST(PodBenchReport, SummaryLineForCompleteRounds) {
