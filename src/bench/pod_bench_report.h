@@ -78,10 +78,10 @@ struct PodBenchReport {
   std::vector<double> floor_run_ms;
   std::vector<double> floor_create_start_ms;
   std::vector<PodRound> rounds;
-  long rss_before_pods_kib = -1;  // server+agent, node Ready, no pod yet
-  IdleFigures with_agent;         // server+agent after the rounds
-  IdleFigures without_agent;      // a fresh server with --disable-agent
-  std::string idle_note;          // e.g. pods a stopped round left, deleted first
+  IdleFigures before_pods;    // server+agent, node Ready, no pod yet
+  IdleFigures after_pods;     // server+agent once every round's pods went
+  IdleFigures without_agent;  // a fresh server with --disable-agent
+  std::string idle_note;      // e.g. pods a stopped round left, deleted first
 };
 
 // The targets for pod start-up and the idle agent.
@@ -125,16 +125,24 @@ inline std::string ratioText(double value, double floor) {
 // "met" / "missed" against a target (no assertion: the bench only reports).
 inline const char* verdict(bool met) { return met ? "met" : "missed"; }
 
-// The agent's share of an idle figure: with the agent minus without; "n/a"
-// when either is missing.
-inline long agentRssKib(const PodBenchReport& r) {
-  if (r.with_agent.rss_kib < 0 || r.without_agent.rss_kib < 0) return -1;
-  return r.with_agent.rss_kib - r.without_agent.rss_kib;
+// The agent's share of an idle figure: with the agent minus without; -1
+// when either is missing. CPU below 0 (noise) counts as 0.
+inline long agentRssKib(const IdleFigures& with, const IdleFigures& without) {
+  if (with.rss_kib < 0 || without.rss_kib < 0) return -1;
+  return with.rss_kib - without.rss_kib;
 }
 
-inline double agentCpuPercent(const PodBenchReport& r) {
-  if (r.with_agent.cpu_percent < 0 || r.without_agent.cpu_percent < 0) return -1;
-  return std::max(0.0, r.with_agent.cpu_percent - r.without_agent.cpu_percent);
+inline double agentCpuPercent(const IdleFigures& with, const IdleFigures& without) {
+  if (with.cpu_percent < 0 || without.cpu_percent < 0) return -1;
+  return std::max(0.0, with.cpu_percent - without.cpu_percent);
+}
+
+// What the idle targets are judged on: the server+agent after the pods
+// went, or before any pod when the rounds left pods behind.
+inline const IdleFigures& judgedIdle(const PodBenchReport& r, const char** label) {
+  bool after = r.after_pods.rss_kib >= 0;
+  *label = after ? "after the pods" : "before any pod";
+  return after ? r.after_pods : r.before_pods;
 }
 
 // The tables: floor, pod start-up per N with ratios to the floor, deletion,
@@ -190,25 +198,29 @@ inline std::string formatTables(const PodBenchReport& r) {
   appendf(&out, "\nidle: VmRSS, and utime+stime over the window as %% of one core%s%s\n",
           r.idle_note.empty() ? "" : "; ", r.idle_note.c_str());
   appendf(&out, "  %-38s %12s %10s %8s\n", "", "RSS", "CPU", "threads");
-  auto threads = [](int n) { return n < 0 ? std::string("n/a") : std::to_string(n); };
-  if (r.rss_before_pods_kib >= 0)
-    appendf(&out, "  %-38s %12s %10s %8s\n", "server+agent, node Ready, before pods",
-            report_detail::mibText(r.rss_before_pods_kib).c_str(), "", "");
-  appendf(&out, "  %-38s %12s %10s %8s\n", "server+agent idle, after the pods",
-          report_detail::mibText(r.with_agent.rss_kib).c_str(),
-          report_detail::cpuText(r.with_agent.cpu_percent).c_str(),
-          threads(r.with_agent.threads).c_str());
-  appendf(&out, "  %-38s %12s %10s %8s\n", "server --disable-agent idle (fresh)",
-          report_detail::mibText(r.without_agent.rss_kib).c_str(),
-          report_detail::cpuText(r.without_agent.cpu_percent).c_str(),
-          threads(r.without_agent.threads).c_str());
-  long agent_kib = agentRssKib(r);
-  double agent_cpu = agentCpuPercent(r);
-  appendf(&out, "  %-38s %12s %10s %8s   (targets: RSS <= 20 MB %s, CPU < 1 %% %s)\n",
-          "agent's share (difference)", report_detail::mibText(agent_kib).c_str(),
-          report_detail::cpuText(agent_cpu).c_str(), "",
-          agent_kib < 0 ? "n/a" : verdict(agent_kib <= kTargetAgentRssKib),
-          agent_cpu < 0 ? "n/a" : verdict(agent_cpu < kTargetAgentCpuPercent));
+  auto row = [&](const char* what, const IdleFigures& f) {
+    appendf(&out, "  %-38s %12s %10s %8s\n", what, report_detail::mibText(f.rss_kib).c_str(),
+            report_detail::cpuText(f.cpu_percent).c_str(),
+            f.threads < 0 ? "n/a" : std::to_string(f.threads).c_str());
+  };
+  row("server+agent, node Ready, before pods", r.before_pods);
+  row("server+agent, after the pods", r.after_pods);
+  row("server --disable-agent (fresh)", r.without_agent);
+  auto share = [&](const char* what, const IdleFigures& with, bool judged) {
+    long kib = agentRssKib(with, r.without_agent);
+    double cpu = agentCpuPercent(with, r.without_agent);
+    appendf(&out, "  %-38s %12s %10s", what, report_detail::mibText(kib).c_str(),
+            report_detail::cpuText(cpu).c_str());
+    if (judged)
+      appendf(&out, "            (targets: RSS <= 20 MB %s, CPU < 1 %% %s)",
+              kib < 0 ? "n/a" : verdict(kib <= kTargetAgentRssKib),
+              cpu < 0 ? "n/a" : verdict(cpu < kTargetAgentCpuPercent));
+    out += "\n";
+  };
+  const char* judged_label = nullptr;
+  const IdleFigures* judged = &judgedIdle(r, &judged_label);
+  share("agent's share before pods", r.before_pods, judged == &r.before_pods);
+  share("agent's share after the pods", r.after_pods, judged == &r.after_pods);
   return out;
 }
 
@@ -237,9 +249,12 @@ inline std::string summaryLine(const PodBenchReport& r) {
     appendf(&out, " (N=%d p50 %s)", r.rounds.back().pods, ratioText(last.p50, run.p50).c_str());
   }
   appendf(&out, "; targets p50<=150 p99<=500 ms %s", verdict(all_met));
-  appendf(&out, "; agent idle RSS %s CPU %s", report_detail::mibText(agentRssKib(r)).c_str(),
-          report_detail::cpuText(agentCpuPercent(r)).c_str());
-  appendf(&out, " (server+agent %s)", report_detail::mibText(r.with_agent.rss_kib).c_str());
+  const char* label = nullptr;
+  const IdleFigures& idle = judgedIdle(r, &label);
+  appendf(&out, "; agent idle RSS %s CPU %s %s (server+agent %s)",
+          report_detail::mibText(agentRssKib(idle, r.without_agent)).c_str(),
+          report_detail::cpuText(agentCpuPercent(idle, r.without_agent)).c_str(), label,
+          report_detail::mibText(idle.rss_kib).c_str());
   return out;
 }
 

@@ -52,18 +52,29 @@ TEST(PodBenchReport, Ratios) {
 }
 
 TEST(PodBenchReport, AgentShareIsTheDifference) {
-  PodBenchReport r;
-  EXPECT_EQ(agentRssKib(r), -1);
-  EXPECT_EQ(agentCpuPercent(r), -1);
-  r.with_agent.rss_kib = 60 * 1024;
-  r.with_agent.cpu_percent = 0.5;
-  r.without_agent.rss_kib = 45 * 1024;
-  r.without_agent.cpu_percent = 0.2;
-  EXPECT_EQ(agentRssKib(r), 15 * 1024);
-  EXPECT_NEAR(agentCpuPercent(r), 0.3, 1e-9);
+  IdleFigures with, without;
+  EXPECT_EQ(agentRssKib(with, without), -1);
+  EXPECT_EQ(agentCpuPercent(with, without), -1);
+  with.rss_kib = 60 * 1024;
+  with.cpu_percent = 0.5;
+  without.rss_kib = 45 * 1024;
+  without.cpu_percent = 0.2;
+  EXPECT_EQ(agentRssKib(with, without), 15 * 1024);
+  EXPECT_NEAR(agentCpuPercent(with, without), 0.3, 1e-9);
   // Noise can make the difference negative; CPU is reported as 0 then.
-  r.without_agent.cpu_percent = 0.7;
-  EXPECT_EQ(agentCpuPercent(r), 0);
+  without.cpu_percent = 0.7;
+  EXPECT_EQ(agentCpuPercent(with, without), 0);
+}
+
+TEST(PodBenchReport, TargetsJudgeTheIdleAfterThePodsWhenThereIsOne) {
+  PodBenchReport r;
+  r.before_pods.rss_kib = 30 * 1024;
+  const char* label = nullptr;
+  EXPECT_EQ(&judgedIdle(r, &label), &r.before_pods);
+  EXPECT_STREQ(label, "before any pod");
+  r.after_pods.rss_kib = 40 * 1024;
+  EXPECT_EQ(&judgedIdle(r, &label), &r.after_pods);
+  EXPECT_STREQ(label, "after the pods");
 }
 
 PodBenchReport sample() {
@@ -82,7 +93,8 @@ PodBenchReport sample() {
   ten.ready_ms = {100, 110, 120, 130, 140, 150, 160, 170, 180, 400};
   ten.all_ready_ms = 520;
   r.rounds = {one, ten};
-  r.with_agent = {48 * 1024, 0.4, 10, 120};
+  r.before_pods = {40 * 1024, 0.2, 10, 110};
+  r.after_pods = {48 * 1024, 0.4, 10, 120};
   r.without_agent = {36 * 1024, 0.1, 10, 60};
   return r;
 }
@@ -96,8 +108,15 @@ TEST(PodBenchReport, TablesCarryTheFigures) {
   EXPECT_NE(t.find("520 ms"), std::string::npos) << t;
   EXPECT_NE(t.find("terminationGracePeriodSeconds: 1"), std::string::npos) << t;
   EXPECT_NE(t.find("+30 ms"), std::string::npos) << t;
-  EXPECT_NE(t.find("12.0 MiB"), std::string::npos) << t;  // 48 - 36 MiB
   EXPECT_NE(t.find("0.40 %      120"), std::string::npos) << t;
+  // 40 - 36 MiB before the pods, 48 - 36 MiB after; the targets judge the latter.
+  EXPECT_NE(t.find("agent's share before pods                   4.0 MiB     0.10 %\n"),
+            std::string::npos)
+      << t;
+  EXPECT_NE(t.find("agent's share after the pods               12.0 MiB     0.30 %            "
+                   "(targets: RSS <= 20 MB met, CPU < 1 % met)"),
+            std::string::npos)
+      << t;
 }
 
 TEST(PodBenchReport, SummaryLineForCompleteRounds) {
@@ -107,7 +126,9 @@ TEST(PodBenchReport, SummaryLineForCompleteRounds) {
   EXPECT_NE(s.find("N=10 140/400 ms"), std::string::npos) << s;
   EXPECT_NE(s.find("floor runc run -d p50 40 ms (N=10 p50 3.5x)"), std::string::npos) << s;
   EXPECT_NE(s.find("targets p50<=150 p99<=500 ms met"), std::string::npos) << s;
-  EXPECT_NE(s.find("agent idle RSS 12.0 MiB CPU 0.30 %"), std::string::npos) << s;
+  EXPECT_NE(s.find("agent idle RSS 12.0 MiB CPU 0.30 % after the pods (server+agent 48.0 MiB)"),
+            std::string::npos)
+      << s;
 }
 
 TEST(PodBenchReport, IncompleteOrSlowRoundsMissTheTargets) {
@@ -116,12 +137,16 @@ TEST(PodBenchReport, IncompleteOrSlowRoundsMissTheTargets) {
   EXPECT_NE(summaryLine(slow).find("ms missed"), std::string::npos);
 
   PodBenchReport cut = sample();
+  cut.after_pods = {};  // pods left behind: the idle figures before them count
   cut.rounds[1].ready_ms.resize(7);
   cut.rounds[1].all_ready_ms = -1;
   cut.rounds[1].error = "interrupted";
   std::string s = summaryLine(cut);
   EXPECT_NE(s.find("N=10 incomplete (7/10)"), std::string::npos) << s;
   EXPECT_NE(s.find("ms missed"), std::string::npos) << s;
+  EXPECT_NE(s.find("agent idle RSS 4.0 MiB CPU 0.10 % before any pod (server+agent 40.0 MiB)"),
+            std::string::npos)
+      << s;
   std::string t = formatTables(cut);
   EXPECT_NE(t.find("7/10"), std::string::npos) << t;
   EXPECT_NE(t.find("stopped: interrupted"), std::string::npos) << t;
