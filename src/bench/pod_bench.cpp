@@ -1,11 +1,8 @@
 #include "bench/pod_bench.h"
 
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,14 +26,12 @@
 
 #include "api/object.h"
 #include "bench/pod_bench_report.h"
+#include "bench/pod_lab.h"
 #include "bench/server_process.h"
 #include "client/https_client.h"
 #include "client/remote_client.h"
-#include "common/subprocess.h"
 #include "runtime/image/image_store.h"
-#include "runtime/oci/bundle.h"
 #include "runtime/oci/runc.h"
-#include "runtime/oci/runtime_spec.h"
 
 namespace berth::bench {
 
@@ -44,20 +39,12 @@ namespace {
 
 namespace json = boost::json;
 namespace fs = std::filesystem;
+using namespace lab;  // the lab's constants and steps (pod_lab.h)
 using SteadyClock = std::chrono::steady_clock;
 using TimePoint = SteadyClock::time_point;
 
-constexpr const char* kIp = "/usr/sbin/ip";
-constexpr const char* kNsenter = "/usr/bin/nsenter";
-constexpr const char* kRunc = "/usr/sbin/runc";
-constexpr const char* kBusybox = "/usr/bin/busybox";
-constexpr const char* kCniDir = "/usr/lib/cni";
-// The lab's addresses exist only inside its namespace (no route out).
-constexpr const char* kNodeIp = "10.124.0.2";
-constexpr const char* kPodCidr = "10.124.2.0/23";
 constexpr const char* kNodeName = "bench-node";
 constexpr const char* kNamespace = "bench-pods";
-constexpr const char* kImage = "bench/busybox:1";
 // The API listens on the lab's own loopback, so a fixed port cannot clash.
 constexpr int kApiPort = 6443;
 constexpr int kGraceSeconds = 1;
@@ -88,266 +75,12 @@ double msBetween(TimePoint a, TimePoint b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // A token file as certs.cpp writes it; "" while missing or partly written.
 std::string readToken(const std::string& path) {
-  std::string t = slurp(path);
+  std::string t = readFileText(path);
   if (t.empty() || t.back() != '\n') return "";
   while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
   return t;
-}
-
-// SIGINT, SIGTERM and SIGHUP end the bench through its cleanup: they are
-// blocked in every thread (set before any thread starts) and taken by one
-// thread with sigwait, which only raises a flag that the waits below poll.
-class Interrupts {
- public:
-  Interrupts() {
-    sigset_t set;
-    sigemptyset(&set);
-    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR2}) sigaddset(&set, s);
-    pthread_sigmask(SIG_BLOCK, &set, &old_);
-    thread_ = std::thread([this, set] {
-      for (;;) {
-        int sig = 0;
-        if (sigwait(&set, &sig) != 0) continue;
-        if (sig == SIGUSR2 && done_) return;
-        if (sig == SIGUSR2) continue;
-        int n = ++count_;
-        // Async output is fine here: this is an ordinary thread.
-        std::fprintf(stderr, "\nberth bench pods: signal %d, %s\n", sig,
-                     n == 1 ? "cleaning up (again to skip deleting pods through the API)"
-                            : "skipping the API, removing what is left directly");
-        std::lock_guard lock(mu_);
-        cv_.notify_all();
-      }
-    });
-  }
-  ~Interrupts() {
-    done_ = true;
-    pthread_kill(thread_.native_handle(), SIGUSR2);
-    thread_.join();
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  Interrupts(const Interrupts&) = delete;
-  Interrupts& operator=(const Interrupts&) = delete;
-
-  int count() const { return count_.load(); }
-  bool interrupted() const { return count_.load() > 0; }
-  // Sleeps for `d`; false when interrupted (before or during).
-  bool sleepFor(std::chrono::duration<double> d) {
-    std::unique_lock lock(mu_);
-    return !cv_.wait_for(lock, d, [&] { return interrupted(); });
-  }
-
- private:
-  sigset_t old_;
-  std::atomic<int> count_{0};
-  std::atomic<bool> done_{false};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::thread thread_;
-};
-
-// Runs a tool to completion; its stderr in the error.
-Status runTool(const std::vector<std::string>& argv) {
-  BERTH_ASSIGN_OR_RETURN(auto r, runSubprocess(argv));
-  if (r.exit_code != 0) {
-    std::string cmd;
-    for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
-    return makeError(ErrorCode::kInternal,
-                     cmd + ": exit " + std::to_string(r.exit_code) + ": " + r.err.substr(0, 500));
-  }
-  return okStatus();
-}
-
-// What the lab consists of, so that teardown removes exactly that.
-struct Lab {
-  std::string dir;          // temp dir; everything on disk lives below
-  std::string data_dir;     // the agent server's --data-dir
-  std::string netns;        // the lab network namespace's name
-  std::string cgroup_root;  // the agent's --cgroup-root (and the floor's parent)
-  std::string floor_runc_root;
-  bool netns_created = false;
-  int host_netns_fd = -1;
-  bool entered = false;
-};
-
-Status setUpLab(Lab* lab) {
-  char tmpl[] = "/tmp/berth-bench-pods-XXXXXX";
-  if (!::mkdtemp(tmpl)) return makeError(ErrorCode::kInternal, "mkdtemp failed");
-  lab->dir = tmpl;
-  lab->data_dir = lab->dir + "/data";
-  lab->floor_runc_root = lab->dir + "/floor-runc";
-  std::string suffix = std::to_string(::getpid());
-  lab->netns = "berth-bench-" + suffix;
-  lab->cgroup_root = "/berth-bench-" + suffix;
-  BERTH_RETURN_IF_ERROR(runTool({kIp, "netns", "add", lab->netns}));
-  lab->netns_created = true;
-  // The node's address on a veth pair inside the lab: nothing leads out.
-  for (std::vector<std::string> cmd :
-       {std::vector<std::string>{"link", "set", "lo", "up"},
-        {"link", "add", "lab0", "type", "veth", "peer", "name", "lab1"},
-        {"addr", "add", std::string(kNodeIp) + "/24", "dev", "lab0"},
-        {"link", "set", "lab0", "up"},
-        {"link", "set", "lab1", "up"}}) {
-    cmd.insert(cmd.begin(), {kIp, "-n", lab->netns});
-    BERTH_RETURN_IF_ERROR(runTool(cmd));
-  }
-  return okStatus();
-}
-
-// Moves the calling (main) thread into the lab's network namespace: the
-// threads it starts from then on (clients, watches) and the processes it
-// forks live there too, and reach the API on the lab's 127.0.0.1.
-Status enterLab(Lab* lab) {
-  lab->host_netns_fd = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  int fd = ::open(("/run/netns/" + lab->netns).c_str(), O_RDONLY | O_CLOEXEC);
-  if (lab->host_netns_fd < 0 || fd < 0)
-    return makeError(ErrorCode::kInternal, std::string("open netns: ") + std::strerror(errno));
-  int rc = ::setns(fd, CLONE_NEWNET);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return makeError(ErrorCode::kInternal, std::string("setns: ") + std::strerror(err));
-  lab->entered = true;
-  return okStatus();
-}
-
-void leaveLab(Lab* lab) {
-  if (lab->entered && lab->host_netns_fd >= 0) {
-    if (::setns(lab->host_netns_fd, CLONE_NEWNET) == 0) lab->entered = false;
-  }
-  if (lab->host_netns_fd >= 0) ::close(lab->host_netns_fd);
-  lab->host_netns_fd = -1;
-}
-
-// An image of busybox's tools, as tests/e2e/lab.sh packs it.
-Status packImage(const Lab& lab, double* ms) {
-  auto t0 = SteadyClock::now();
-  std::string src = lab.dir + "/image";
-  std::error_code ec;
-  fs::create_directories(src + "/bin", ec);
-  fs::create_directories(src + "/tmp", ec);
-  fs::copy_file(kBusybox, src + "/bin/busybox", ec);
-  if (ec) return makeError(ErrorCode::kInternal, "copy busybox: " + ec.message());
-  for (const char* tool : {"sh", "sleep", "cat", "echo", "ls", "true", "false", "kill", "ps"}) {
-    fs::create_symlink("busybox", src + "/bin/" + tool, ec);
-    if (ec) return makeError(ErrorCode::kInternal, "symlink: " + ec.message());
-  }
-  BERTH_ASSIGN_OR_RETURN(auto store, runtime::ImageStore::open(lab.data_dir + "/agent/images"));
-  runtime::ImageConfigOverrides overrides;
-  overrides.env = {"PATH=/bin"};
-  overrides.cmd = {"/bin/sh"};
-  BERTH_RETURN_IF_ERROR(store->pack(src, kImage, overrides));
-  *ms = msBetween(t0, SteadyClock::now());
-  return okStatus();
-}
-
-// Mounts, paths and the OCI bundle of one floor container: the image's
-// layers under an overlay with an upper layer of its own, as the agent's
-// container manager builds a container, and a spec from the same builder.
-struct FloorContainer {
-  std::string id;
-  std::string dir;
-  bool mounted = false;
-};
-
-Status prepareFloorContainer(const Lab& lab, const runtime::Rootfs& rootfs, FloorContainer* c) {
-  c->dir = lab.dir + "/floor/" + c->id;
-  std::error_code ec;
-  for (const char* sub : {"/rootfs", "/upper", "/work"}) fs::create_directories(c->dir + sub, ec);
-  if (ec) return makeError(ErrorCode::kInternal, "mkdir " + c->dir + ": " + ec.message());
-  std::string lower;
-  for (const auto& l : rootfs.lowerdirs) lower += (lower.empty() ? "" : ":") + l;
-  std::string data =
-      "lowerdir=" + lower + ",upperdir=" + c->dir + "/upper,workdir=" + c->dir + "/work";
-  if (::mount("overlay", (c->dir + "/rootfs").c_str(), "overlay", 0, data.c_str()) != 0)
-    return makeError(ErrorCode::kInternal, std::string("mount overlay: ") + std::strerror(errno));
-  c->mounted = true;
-  runtime::ContainerSpec spec;
-  spec.id = c->id;
-  spec.rootfs = c->dir + "/rootfs";
-  spec.args = {"/bin/sleep", "3600"};
-  spec.env = {"PATH=/bin"};
-  // No network of its own: the lab's (a pod's container joins its
-  // sandbox's namespace the same way, by path).
-  spec.network_ns = runtime::NamespaceSpec::join("/run/netns/" + lab.netns);
-  spec.cgroups_path = lab.cgroup_root + "/floor/" + c->id;
-  // As the agent does: no more open files than this process may have.
-  rlimit nofile{};
-  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_max != RLIM_INFINITY)
-    spec.nofile_limit = std::min<uint64_t>(spec.nofile_limit, nofile.rlim_max);
-  BERTH_ASSIGN_OR_RETURN(auto config, runtime::buildRuntimeConfig(spec));
-  return runtime::Bundle(c->dir + "/bundle").write(config);
-}
-
-void removeFloorContainer(const Lab& lab, FloorContainer* c) {
-  runtime::Runc runc(runtime::RuncConfig{kRunc, lab.floor_runc_root});
-  (void)runc.remove(c->id, /*force=*/true);
-  if (c->mounted) ::umount2((c->dir + "/rootfs").c_str(), MNT_DETACH);
-  c->mounted = false;
-  std::error_code ec;
-  fs::remove_all(c->dir, ec);
-}
-
-// Times `runc run -d` (or `runc create` + `runc start`, the two calls the
-// agent's shim makes) of fresh containers; only the runc calls are timed.
-Status measureFloor(const Lab& lab, const runtime::Rootfs& rootfs, int runs, bool create_start,
-                    Interrupts& interrupts, std::vector<double>* out) {
-  runtime::Runc runc(runtime::RuncConfig{kRunc, lab.floor_runc_root});
-  std::error_code ec;
-  fs::create_directories(lab.floor_runc_root, ec);
-  int dev_null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  for (int i = 0; i < runs && !interrupts.interrupted(); ++i) {
-    FloorContainer c;
-    c.id = std::string("bench-floor-") + (create_start ? "cs-" : "run-") + std::to_string(i);
-    Status st = prepareFloorContainer(lab, rootfs, &c);
-    if (st.ok()) {
-      std::string err_path = c.dir + "/runc.err";
-      int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      auto t0 = SteadyClock::now();
-      if (create_start) {
-        runtime::CreateOptions co;
-        co.bundle = c.dir + "/bundle";
-        co.pid_file = c.dir + "/init.pid";
-        co.stdout_fd = dev_null;
-        co.stderr_fd = err_fd;
-        st = runc.create(c.id, co);
-        if (st.ok()) st = runc.start(c.id);
-      } else {
-        auto r = runtime::runProcess({kRunc, "--root", lab.floor_runc_root, "run", "-d", "--bundle",
-                                      c.dir + "/bundle", "--pid-file", c.dir + "/init.pid", c.id},
-                                     dev_null, err_fd);
-        if (!r.ok())
-          st = r.error();
-        else if (r->exit_code != 0)
-          st = makeError(ErrorCode::kInternal, "runc run: exit " + std::to_string(r->exit_code) +
-                                                   ": " + slurp(err_path).substr(0, 500));
-      }
-      double ms = msBetween(t0, SteadyClock::now());
-      if (err_fd >= 0) ::close(err_fd);
-      if (st.ok()) {
-        // Running, not merely started: runc state says so.
-        auto state = runc.state(c.id);
-        if (!state.ok() || state->status != "running")
-          st = makeError(ErrorCode::kInternal, "floor container " + c.id + " is not running");
-      }
-      if (st.ok()) out->push_back(ms);
-    }
-    removeFloorContainer(lab, &c);
-    if (!st.ok()) {
-      ::close(dev_null);
-      return st;
-    }
-  }
-  ::close(dev_null);
-  return okStatus();
 }
 
 // `berth server` with its agent, inside the lab through nsenter (only the
@@ -416,7 +149,7 @@ class AgentServer {
     while (SteadyClock::now() < deadline && !interrupts.interrupted()) {
       if (!alive()) return makeError(ErrorCode::kUnavailable, "server exited:\n" + logTail());
       if (!c) {
-        if (ca_pem_.empty()) ca_pem_ = slurp(lab.data_dir + "/pki/ca.crt");
+        if (ca_pem_.empty()) ca_pem_ = readFileText(lab.data_dir + "/pki/ca.crt");
         if (token_.empty()) token_ = readToken(lab.data_dir + "/admin-token");
         if (!ca_pem_.empty() && !token_.empty()) {
           client::ClientOptions o;
@@ -458,7 +191,7 @@ class AgentServer {
     pid_ = -1;
   }
   std::string logTail() const {
-    std::string log = slurp(log_path_);
+    std::string log = readFileText(log_path_);
     return log.substr(log.size() > 3000 ? log.size() - 3000 : 0);
   }
 
@@ -774,65 +507,6 @@ int deleteLeftoverPods(client::RemoteClient& api, Interrupts& interrupts, double
   return -1;
 }
 
-// Mount points at or below `dir`, deepest first.
-std::vector<std::string> mountsUnder(const std::string& dir) {
-  std::vector<std::string> out;
-  std::ifstream in("/proc/self/mounts");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string source, target;
-    fields >> source >> target;
-    // /proc/self/mounts escapes blanks and backslashes as octal.
-    std::string path;
-    for (size_t i = 0; i < target.size(); ++i) {
-      if (target[i] == '\\' && i + 3 < target.size()) {
-        path += static_cast<char>(std::stoi(target.substr(i + 1, 3), nullptr, 8));
-        i += 3;
-      } else {
-        path += target[i];
-      }
-    }
-    if (path == dir || path.rfind(dir + "/", 0) == 0) out.push_back(path);
-  }
-  std::sort(out.rbegin(), out.rend());
-  return out;
-}
-
-// Kills a process by pid only when its command line names `what` (a pid
-// from a pidfile may have been reused).
-void killIfNamed(pid_t pid, const std::string& what) {
-  if (pid <= 0) return;
-  std::string cmdline = slurp("/proc/" + std::to_string(pid) + "/cmdline");
-  std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-  if (cmdline.find(what) != std::string::npos) ::kill(pid, SIGKILL);
-}
-
-// Removes a cgroup directory tree bottom-up under every controller; its
-// processes may need a moment to exit after SIGKILL, so it retries.
-std::vector<std::string> removeCgroups(const std::string& cgroup_root) {
-  std::vector<std::string> left;
-  for (int attempt = 0; attempt < 30; ++attempt) {
-    left.clear();
-    std::error_code ec;
-    for (const auto& controller : fs::directory_iterator("/sys/fs/cgroup", ec)) {
-      std::string top = controller.path().string() + cgroup_root;
-      if (!fs::is_directory(top, ec)) continue;
-      std::vector<std::string> dirs;
-      for (auto it = fs::recursive_directory_iterator(top, ec); !ec && it != fs::end(it);
-           it.increment(ec))
-        if (it->is_directory(ec)) dirs.push_back(it->path().string());
-      std::sort(dirs.rbegin(), dirs.rend());
-      dirs.push_back(top);
-      for (const auto& d : dirs)
-        if (::rmdir(d.c_str()) != 0 && errno != ENOENT) left.push_back(d);
-    }
-    if (left.empty()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return left;
-}
-
 // Everything the bench made, in dependency order; safe to call with any
 // part missing. Prints what could not be removed.
 void tearDown(Lab* lab, AgentServer* server, client::RemoteClient* api, Interrupts& interrupts,
@@ -844,50 +518,12 @@ void tearDown(Lab* lab, AgentServer* server, client::RemoteClient* api, Interrup
     fs::copy_file(server->logPath(), opt.keep_log, fs::copy_options::overwrite_existing, ec);
   }
   server->stop();
-  if (lab->dir.empty()) return;
-  // Containers still running (the agent leaves them when it stops).
-  for (const std::string& root : {lab->data_dir + "/agent/runtime/runc", lab->floor_runc_root}) {
-    if (!fs::exists(root)) continue;
-    runtime::Runc runc(runtime::RuncConfig{kRunc, root});
-    auto list = runc.list();
-    if (!list.ok()) continue;
-    for (const auto& c : *list) {
-      (void)runc.kill(c.id, SIGKILL, /*all=*/true);
-      (void)runc.remove(c.id, /*force=*/true);
-    }
-  }
-  // Shims exit once their container has; any still there are killed.
-  std::error_code ec;
-  std::string containers = lab->data_dir + "/agent/runtime/containers";
-  if (fs::is_directory(containers, ec))
-    for (const auto& c : fs::directory_iterator(containers, ec)) {
-      std::string pid_text = slurp(c.path().string() + "/state/shim.pid");
-      if (!pid_text.empty()) killIfNamed(static_cast<pid_t>(std::atol(pid_text.c_str())), "shim");
-    }
-  leaveLab(lab);
-  for (const auto& m : mountsUnder(lab->dir))
-    if (::umount2(m.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
-      std::fprintf(stderr, "cleanup: cannot unmount %s: %s\n", m.c_str(), std::strerror(errno));
-  if (lab->netns_created) {
-    Status st = runTool({kIp, "netns", "del", lab->netns});
-    if (!st.ok()) std::fprintf(stderr, "cleanup: %s\n", st.error().message.c_str());
-    lab->netns_created = false;
-  }
-  for (const auto& d : removeCgroups(lab->cgroup_root))
-    std::fprintf(stderr, "cleanup: cannot remove cgroup %s\n", d.c_str());
-  auto mounts_left = mountsUnder(lab->dir);
-  if (mounts_left.empty()) {
-    fs::remove_all(lab->dir, ec);
-    if (ec)
-      std::fprintf(stderr, "cleanup: remove %s: %s\n", lab->dir.c_str(), ec.message().c_str());
-  } else {
-    std::fprintf(stderr, "cleanup: %zu mounts left under %s, so it stays (first: %s)\n",
-                 mounts_left.size(), lab->dir.c_str(), mounts_left.front().c_str());
-  }
-  std::printf("cleanup: lab namespace %s, cgroup %s and %s removed\n", lab->netns.c_str(),
-              lab->cgroup_root.c_str(), lab->dir.c_str());
+  std::string what = lab->netns + ", " + lab->cgroup_root + " and " + lab->dir;
+  if (removeLab(lab))
+    std::printf("cleanup: lab namespace, cgroup root and temp dir removed (%s)\n", what.c_str());
+  else
+    std::printf("cleanup: INCOMPLETE, see the messages above (%s)\n", what.c_str());
   std::fflush(stdout);
-  lab->dir.clear();
 }
 
 Status checkPrerequisites() {
@@ -1071,8 +707,8 @@ int runPodBench(const std::vector<std::string>& args) {
 
   Status st = okStatus();
   {
-    Interrupts interrupts;
-    Lab lab;
+    lab::Interrupts interrupts;
+    lab::Lab lab;
     AgentServer server;
     std::unique_ptr<client::RemoteClient> api;
     st = measure(opt, &lab, &server, &api, interrupts, &report);
