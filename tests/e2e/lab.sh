@@ -45,8 +45,10 @@ e2e_lab_setup() {
     --env PATH=/bin -- /bin/sh >/dev/null 2>&1 || die "cannot pack the test image"
 }
 
-# kubectl and curl inside the lab.
-kubectl() { "${E2E_NETNS_EXEC[@]}" timeout "$E2E_CMD_TIMEOUT" /usr/bin/kubectl "$@"; }
+# kubectl and curl inside the lab (kubectl from the PATH, resolved before
+# the function shadows it).
+E2E_KUBECTL=$(type -P kubectl || echo /usr/bin/kubectl)
+kubectl() { "${E2E_NETNS_EXEC[@]}" timeout "$E2E_CMD_TIMEOUT" "$E2E_KUBECTL" "$@"; }
 lab() { "${E2E_NETNS_EXEC[@]}" "$@"; }
 
 # Pod state checks for wait_for.
