@@ -75,14 +75,6 @@ double msBetween(TimePoint a, TimePoint b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-// A token file as certs.cpp writes it; "" while missing or partly written.
-std::string readToken(const std::string& path) {
-  std::string t = readFileText(path);
-  if (t.empty() || t.back() != '\n') return "";
-  while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
-  return t;
-}
-
 // `berth server` with its agent, inside the lab through nsenter (only the
 // network namespace: `ip netns exec` would remount /sys and hide cgroups
 // from runc), in a process group of its own so a terminal's ^C reaches only
@@ -149,7 +141,7 @@ class AgentServer {
     while (SteadyClock::now() < deadline && !interrupts.interrupted()) {
       if (!alive()) return makeError(ErrorCode::kUnavailable, "server exited:\n" + logTail());
       if (!c) {
-        if (ca_pem_.empty()) ca_pem_ = readFileText(lab.data_dir + "/pki/ca.crt");
+        if (ca_pem_.empty()) ca_pem_ = readWholeFile(lab.data_dir + "/pki/ca.crt");
         if (token_.empty()) token_ = readToken(lab.data_dir + "/admin-token");
         if (!ca_pem_.empty() && !token_.empty()) {
           client::ClientOptions o;
@@ -191,7 +183,7 @@ class AgentServer {
     pid_ = -1;
   }
   std::string logTail() const {
-    std::string log = readFileText(log_path_);
+    std::string log = readWholeFile(log_path_);
     return log.substr(log.size() > 3000 ? log.size() - 3000 : 0);
   }
 

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "bench/server_process.h"
 #include "common/subprocess.h"
 #include "runtime/oci/bundle.h"
 #include "runtime/oci/runc.h"
@@ -106,7 +107,7 @@ std::vector<std::string> mountsUnder(const std::string& dir) {
 // from a pidfile may have been reused).
 void killIfNamed(pid_t pid, const std::string& what) {
   if (pid <= 0) return;
-  std::string cmdline = readFileText("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string cmdline = readWholeFile("/proc/" + std::to_string(pid) + "/cmdline");
   std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
   if (cmdline.find(what) != std::string::npos) ::kill(pid, SIGKILL);
 }
@@ -139,13 +140,6 @@ std::vector<std::string> removeCgroups(const std::string& cgroup_root) {
 }
 
 }  // namespace
-
-std::string readFileText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 Interrupts::Interrupts() {
   sigset_t set;
@@ -288,7 +282,7 @@ Status measureFloor(const Lab& lab, const runtime::Rootfs& rootfs, int runs, boo
           st = r.error();
         else if (r->exit_code != 0)
           st = makeError(ErrorCode::kInternal, "runc run: exit " + std::to_string(r->exit_code) +
-                                                   ": " + readFileText(err_path).substr(0, 500));
+                                                   ": " + readWholeFile(err_path).substr(0, 500));
       }
       double ms = msSince(t0);
       if (err_fd >= 0) ::close(err_fd);
@@ -332,7 +326,7 @@ bool removeLab(Lab* lab) {
   std::string containers = lab->data_dir + "/agent/runtime/containers";
   if (fs::is_directory(containers, ec))
     for (const auto& c : fs::directory_iterator(containers, ec)) {
-      std::string pid_text = readFileText(c.path().string() + "/state/shim.pid");
+      std::string pid_text = readWholeFile(c.path().string() + "/state/shim.pid");
       if (!pid_text.empty()) killIfNamed(static_cast<pid_t>(std::atol(pid_text.c_str())), "shim");
     }
   leaveLab(lab);

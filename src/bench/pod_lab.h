@@ -94,8 +94,6 @@ Status measureFloor(const Lab& lab, const runtime::Rootfs& rootfs, int runs, boo
 // directory, the cgroup root under every controller, and the directory.
 // Prints what could not be removed; true when nothing was left.
 bool removeLab(Lab* lab);
-// A file's bytes ("" when unreadable).
-std::string readFileText(const std::string& path);
 // Runs a tool (argv[0] a path) to completion; its stderr in the error.
 Status runTool(const std::vector<std::string>& argv);
 

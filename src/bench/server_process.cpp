@@ -24,23 +24,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string readWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A token file as certs.cpp writes it (the token and a newline); "" while
-// it is missing or only partly there.
-std::string readToken(const std::string& path) {
-  std::string t = readWholeFile(path);
-  if (t.empty() || t.back() != '\n') return "";
-  while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
-  return t;
-}
-
 // Asks the kernel for a free loopback port. A race with another process
 // taking it before the child binds is possible but harmless: start fails
 // loudly.
@@ -61,6 +44,21 @@ int freePort() {
 }
 
 }  // namespace
+
+std::string readWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string readToken(const std::string& path) {
+  std::string t = readWholeFile(path);
+  if (t.empty() || t.back() != '\n') return "";
+  while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
+  return t;
+}
 
 pid_t spawnSelf(const std::vector<std::string>& args, const std::string& log_path) {
   std::vector<std::string> argv_s = {"/proc/self/exe"};

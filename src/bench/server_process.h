@@ -61,6 +61,12 @@ class BenchServer {
 };
 
 // VmRSS of /proc/PID/status in KiB, -1 when unreadable.
+// A whole file; "" when it cannot be read.
+std::string readWholeFile(const std::string& path);
+// A token file as certs.cpp writes it (the token and a newline); "" while
+// it is missing or only partly there.
+std::string readToken(const std::string& path);
+
 long readRssKib(pid_t pid);
 // User + system CPU seconds of a process so far, -1 when unreadable.
 double cpuSeconds(pid_t pid);
