@@ -283,14 +283,7 @@ Status RealPodRuntime::runHook(const api::Object& container, const std::string& 
     return okStatus();
   }
   if (const json::object* http = api::objAt(handler, {"httpGet"})) {
-    BERTH_ASSIGN_OR_RETURN(int port,
-                           probe::resolveContainerPort(api::at(*http, {"port"}), container));
-    probe::HttpProbe p;
-    p.scheme = strAt(*http, {"scheme"}, "HTTP");
-    p.host = strAt(*http, {"host"});
-    if (p.host.empty()) p.host = pod_ip;
-    p.port = port;
-    p.path = strAt(*http, {"path"});
+    BERTH_ASSIGN_OR_RETURN(probe::HttpProbe p, probe::httpProbeOf(*http, container, pod_ip));
     probe::ProbeOutcome out = probe::probeHttp(p, timeout);
     if (out.result == probe::ProbeResult::kFailure || out.result == probe::ProbeResult::kUnknown)
       return makeError(ErrorCode::kInternal, "HTTP lifecycle hook (" + p.path +

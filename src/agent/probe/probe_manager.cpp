@@ -120,6 +120,25 @@ Result<int> resolveContainerPort(const json::value* port, const json::object& co
 
 // upstream's prober.runProbe: one handler, the pod IP unless the probe names
 // a host.
+Result<HttpProbe> httpProbeOf(const json::object& http, const json::object& container,
+                              const std::string& pod_ip) {
+  BERTH_ASSIGN_OR_RETURN(int port, resolveContainerPort(api::at(http, {"port"}), container));
+  HttpProbe p;
+  p.scheme = api::strAt(http, {"scheme"}, "HTTP");
+  for (auto& c : p.scheme) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  p.host = api::strAt(http, {"host"});
+  if (p.host.empty()) p.host = pod_ip;
+  p.port = port;
+  p.path = api::strAt(http, {"path"});
+  if (const json::array* headers = api::arrAt(http, {"httpHeaders"})) {
+    for (const auto& h : *headers) {
+      const json::object* ho = api::asObj(&h);
+      if (ho) p.headers.emplace_back(api::strAt(*ho, {"name"}), api::strAt(*ho, {"value"}));
+    }
+  }
+  return p;
+}
+
 ProbeRunner makeProbeRunner(
     std::function<ExecRunner(const std::string& container_id)> exec_runner) {
   return [exec_runner = std::move(exec_runner)](const ProbeTarget& target, ProbeKind,
@@ -135,22 +154,9 @@ ProbeRunner makeProbeRunner(
       return probeExec(run, expandStatic(command, target.container), timeout);
     }
     if (const json::object* http = api::objAt(probe, {"httpGet"})) {
-      auto port = resolveContainerPort(api::at(*http, {"port"}), target.container);
-      if (!port.ok()) return errored(port.error().message);
-      HttpProbe p;
-      p.scheme = api::strAt(*http, {"scheme"}, "HTTP");
-      for (auto& c : p.scheme) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      p.host = api::strAt(*http, {"host"});
-      if (p.host.empty()) p.host = target.pod_ip;
-      p.port = *port;
-      p.path = api::strAt(*http, {"path"});
-      if (const json::array* headers = api::arrAt(*http, {"httpHeaders"})) {
-        for (const auto& h : *headers) {
-          const json::object* ho = api::asObj(&h);
-          if (ho) p.headers.emplace_back(api::strAt(*ho, {"name"}), api::strAt(*ho, {"value"}));
-        }
-      }
-      return probeHttp(p, timeout);
+      auto p = httpProbeOf(*http, target.container, target.pod_ip);
+      if (!p.ok()) return errored(p.error().message);
+      return probeHttp(*p, timeout);
     }
     if (const json::object* tcp = api::objAt(probe, {"tcpSocket"})) {
       auto port = resolveContainerPort(api::at(*tcp, {"port"}), target.container);

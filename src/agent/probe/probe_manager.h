@@ -79,6 +79,12 @@ ProbeRunner makeProbeRunner(std::function<ExecRunner(const std::string& containe
 
 // upstream's probe.ResolveContainerPort: an integer, or the name of one of
 // the container's ports, or a number written as a string; 1-65535.
+// An httpGet handler (of a probe or a lifecycle hook) as an HttpProbe:
+// scheme upper-cased, host defaulting to `pod_ip`, the port resolved
+// against the container's ports, the headers.
+Result<HttpProbe> httpProbeOf(const boost::json::object& http_get,
+                              const boost::json::object& container, const std::string& pod_ip);
+
 Result<int> resolveContainerPort(const boost::json::value* port,
                                  const boost::json::object& container);
 
