@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "client/https_client.h"
+#include "common/subprocess.h"
 
 namespace berth::bench {
 
@@ -99,21 +100,12 @@ void stopChild(pid_t pid, std::chrono::seconds grace) {
 }
 
 double cpuSeconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  std::getline(in, stat);
-  // Fields after the parenthesised command: state is field 3; utime and
-  // stime are fields 14 and 15.
-  size_t close = stat.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::istringstream fields(stat.substr(close + 2));
-  std::string f;
-  long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> f; ++i) {
-    if (i == 14) utime = std::strtol(f.c_str(), nullptr, 10);
-    if (i == 15) stime = std::strtol(f.c_str(), nullptr, 10);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  // utime and stime are fields 14 and 15.
+  std::vector<std::string> stat = procStat(pid);
+  if (stat.size() < 15) return -1;
+  long ticks =
+      std::strtol(stat[13].c_str(), nullptr, 10) + std::strtol(stat[14].c_str(), nullptr, 10);
+  return static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 double secondsSince(std::chrono::steady_clock::time_point t) {

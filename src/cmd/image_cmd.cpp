@@ -7,7 +7,6 @@
 #include "runtime/image/image_store.h"
 #include "runtime/image/puller.h"
 #include "runtime/image/registry_client.h"
-#include "runtime/oci/shim.h"
 
 namespace berth::cmd {
 
@@ -179,15 +178,6 @@ int runImage(const std::vector<std::string>& args_in, const std::string& default
     return rc;
   }
   return imageUsage();
-}
-
-int runShimCommand(const std::vector<std::string>& args) {
-  auto options = runtime::parseShimArgs(args);
-  if (!options.ok()) {
-    std::fprintf(stderr, "berth shim: %s\n", options.error().message.c_str());
-    return 2;
-  }
-  return runtime::runShim(*options);
 }
 
 }  // namespace berth::cmd

@@ -9,7 +9,4 @@ namespace berth::cmd {
 // (runtime/image). Returns the process exit code.
 int runImage(const std::vector<std::string>& args, const std::string& default_root);
 
-// `berth shim ...`: the per-container monitor the agent starts (runtime/oci/shim).
-int runShimCommand(const std::vector<std::string>& args);
-
 }  // namespace berth::cmd

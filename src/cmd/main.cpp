@@ -18,6 +18,7 @@
 #include "cmd/agent_cmd.h"
 #include "cmd/image_cmd.h"
 #include "common/log.h"
+#include "runtime/oci/shim.h"
 #include "server/cluster_server.h"
 
 namespace {
@@ -139,7 +140,7 @@ int main(int argc, char** argv) {
   else if (cmd == "image")
     return berth::cmd::runImage(args, defaultDataDir() + "/images");
   else if (cmd == "shim")
-    return berth::cmd::runShimCommand(args);
+    return berth::runtime::shimMain(args);
   else if (cmd == "bench" && !args.empty() && args[0] == "api") return berth::bench::runApiBench(args);
   else if (cmd == "bench" && !args.empty() && args[0] == "scheduler") return berth::bench::runSchedulerBench(args);
   else if (cmd == "bench" && !args.empty() && args[0] == "cluster") return berth::bench::runClusterBench(args);

@@ -8,6 +8,26 @@
 
 namespace berth {
 
+// Milliseconds of steady time since it was made (or last lapped), for
+// timing figures in debug logs.
+class Stopwatch {
+ public:
+  double ms() const {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_)
+        .count();
+  }
+  // The milliseconds since the previous lap (or the start), and a new lap.
+  double lap() {
+    auto now = std::chrono::steady_clock::now();
+    double out = std::chrono::duration<double, std::milli>(now - start_).count();
+    start_ = now;
+    return out;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
 // Injectable wall clock. Components take a Clock& so tests can use FakeClock
 // and advance time without sleeping.
 class Clock {

@@ -9,6 +9,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "common/error.h"
 
@@ -143,6 +145,21 @@ Result<SubprocessResult> runSubprocess(const std::vector<std::string>& argv,
   }
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+std::vector<std::string> procStat(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return {};
+  // The command may hold spaces and parentheses: it ends at the last ')'.
+  size_t open = line.find('(');
+  size_t close = line.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open) return {};
+  std::vector<std::string> out{line.substr(0, open - 1), line.substr(open + 1, close - open - 1)};
+  std::istringstream rest(line.substr(close + 1));
+  std::string field;
+  while (rest >> field) out.push_back(field);
+  return out;
 }
 
 }  // namespace berth

@@ -39,4 +39,10 @@ Result<pid_t> spawnProcess(const std::vector<std::string>& argv, int in_fd, int 
 Result<SubprocessResult> runSubprocess(const std::vector<std::string>& argv,
                                        const SubprocessOptions& options = {});
 
+// The fields of /proc/<pid>/stat as proc(5) numbers them from 1: out[0] is
+// field 1 (the pid), out[1] the command without its parentheses, out[3]
+// the parent's pid, out[21] the start time in clock ticks. Empty when the
+// process is gone.
+std::vector<std::string> procStat(pid_t pid);
+
 }  // namespace berth

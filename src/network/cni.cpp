@@ -48,11 +48,6 @@ Result<SubprocessResult> invoke(const CniConfig& config, const std::string& plug
   return r;
 }
 
-std::string loopbackConfig(const CniConfig& config) {
-  return json::serialize(json::object{
-      {"cniVersion", kCniVersion}, {"name", config.network_name + "-lo"}, {"type", "loopback"}});
-}
-
 }  // namespace
 
 std::string bridgeNetworkConfig(const CniConfig& config) {
@@ -111,8 +106,7 @@ Result<CniAttachment> parseCniResult(const std::string& text) {
 Result<CniAttachment> cniAdd(const CniConfig& config, const std::string& container_id,
                              const std::string& netns_path) {
   if (config.subnet.empty()) return makeError(ErrorCode::kInvalid, "the node has no pod CIDR");
-  BERTH_RETURN_IF_ERROR(
-      invoke(config, "loopback", "ADD", container_id, netns_path, "lo", loopbackConfig(config)));
+  // `lo` is up already (createNetns): the bridge plugin is the only one.
   BERTH_ASSIGN_OR_RETURN(auto r, invoke(config, "bridge", "ADD", container_id, netns_path, kIfName,
                                         bridgeNetworkConfig(config)));
   return parseCniResult(r.out);
@@ -124,7 +118,6 @@ Status cniDel(const CniConfig& config, const std::string& container_id,
   // may be deleted already, in which case the plugin only frees the address.
   BERTH_RETURN_IF_ERROR(invoke(config, "bridge", "DEL", container_id, netns_path, kIfName,
                                bridgeNetworkConfig(config)));
-  (void)invoke(config, "loopback", "DEL", container_id, netns_path, "lo", loopbackConfig(config));
   return okStatus();
 }
 

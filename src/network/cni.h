@@ -4,7 +4,8 @@
 // 1.0.0) as the kubelet's CNI path and containerd's CRI plugin invoke them:
 // a `bridge` network (the node's bridge as the pods' gateway, hairpin on for
 // Services reaching themselves) with `host-local` IPAM over the node's pod
-// CIDR, and `loopback` for lo. Plugins run as child processes of the
+// CIDR (lo is brought up by createNetns, as the `loopback` plugin would,
+// to save a plugin run per pod). Plugins run as child processes of the
 // calling thread, so the host side (bridge, veth) lands in that thread's
 // network namespace: on a real node the node's, in tests a lab namespace.
 

@@ -1,8 +1,12 @@
 #include "network/netns.h"
 
 #include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -41,6 +45,15 @@ Result<std::string> createNetns(const std::string& dir, const std::string& name)
       result = sysError("unshare(CLONE_NEWNET)");
       return;
     }
+    int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ifreq lo{};
+    std::strncpy(lo.ifr_name, "lo", IFNAMSIZ - 1);
+    if (sock < 0 || ::ioctl(sock, SIOCGIFFLAGS, &lo) != 0 ||
+        (lo.ifr_flags |= IFF_UP, ::ioctl(sock, SIOCSIFFLAGS, &lo)) != 0) {
+      result = sysError("bring lo up");
+    }
+    if (sock >= 0) ::close(sock);
+    if (!result.ok()) return;
     std::string self = "/proc/self/task/" + std::to_string(::syscall(SYS_gettid)) + "/ns/net";
     if (::mount(self.c_str(), path.c_str(), "none", MS_BIND, nullptr) != 0)
       result = sysError("bind " + self + " to " + path);

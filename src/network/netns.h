@@ -13,8 +13,9 @@
 
 namespace berth::network {
 
-// Creates <dir>/<name> holding a new, empty network namespace (only `lo`,
-// down). AlreadyExists when it is there.
+// Creates <dir>/<name> holding a new network namespace with only `lo`,
+// up (what CNI's loopback plugin would do, without running it).
+// AlreadyExists when it is there.
 Result<std::string> createNetns(const std::string& dir, const std::string& name);
 // Unmounts and removes a namespace made by createNetns (no error when gone).
 // Interfaces inside it disappear with it.

@@ -155,7 +155,7 @@ Status Runc::check(const Result<ProcessOutput>& output, const std::string& what)
                    what + " failed (exit " + std::to_string(output->exit_code) + "): " + message);
 }
 
-Status Runc::create(const std::string& id, const CreateOptions& options) const {
+Status Runc::launch(const char* verb, const std::string& id, const CreateOptions& options) const {
   char log_template[] = "/tmp/berth-runc-create-XXXXXX";
   int log_fd = ::mkstemp(log_template);
   if (log_fd < 0) return errnoError("create runc log file", errno);
@@ -165,7 +165,8 @@ Status Runc::create(const std::string& id, const CreateOptions& options) const {
   std::vector<std::string> argv = {config_.binary};
   if (!config_.root.empty()) argv.insert(argv.end(), {"--root", config_.root});
   argv.insert(argv.end(),
-              {"--log", log_path, "--log-format", "json", "create", "--bundle", options.bundle});
+              {"--log", log_path, "--log-format", "json", verb, "--bundle", options.bundle});
+  if (std::string(verb) == "run") argv.push_back("--detach");
   if (!options.pid_file.empty()) argv.insert(argv.end(), {"--pid-file", options.pid_file});
   argv.push_back(id);
   auto output = runProcess(argv, options.stdout_fd >= 0 ? options.stdout_fd : dev_null.get(),
@@ -178,8 +179,16 @@ Status Runc::create(const std::string& id, const CreateOptions& options) const {
   if (message.empty()) message = "no error in runc's log";
   ErrorCode code = message.find("already exists") != std::string::npos ? ErrorCode::kAlreadyExists
                                                                        : ErrorCode::kInternal;
-  return makeError(code, "runc create " + id + " failed (exit " +
+  return makeError(code, std::string("runc ") + verb + " " + id + " failed (exit " +
                              std::to_string(output->exit_code) + "): " + message);
+}
+
+Status Runc::create(const std::string& id, const CreateOptions& options) const {
+  return launch("create", id, options);
+}
+
+Status Runc::run(const std::string& id, const CreateOptions& options) const {
+  return launch("run", id, options);
 }
 
 Status Runc::start(const std::string& id) const {

@@ -60,6 +60,9 @@ class Runc {
   Status create(const std::string& id, const CreateOptions& options) const;
   // runc start: execs the user process of a created container.
   Status start(const std::string& id) const;
+  // runc run --detach: create and start in one runc call (one Go program
+  // start instead of two); returns once the user process runs.
+  Status run(const std::string& id, const CreateOptions& options) const;
   // runc state; NotFound when runc does not know the container.
   Result<RuncState> state(const std::string& id) const;
   // runc kill [--all] <id> <signal>.
@@ -70,6 +73,7 @@ class Runc {
 
  private:
   std::vector<std::string> command(std::initializer_list<std::string> args) const;
+  Status launch(const char* verb, const std::string& id, const CreateOptions& options) const;
   Status check(const Result<ProcessOutput>& output, const std::string& what) const;
 
   RuncConfig config_;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/subprocess.h"
 #include "runtime/logs/cri_log.h"
 #include "runtime/oci/bundle.h"
 #include "runtime/oci/cgroups.h"
@@ -296,7 +298,11 @@ int runShim(const ShimOptions& options) {
   } else {
     ::syscall(SYS_close_range, 3U, ~0U, 0U);
   }
-  (void)writeFileAtomic(options.state_dir + "/shim.pid", std::to_string(::getpid()));
+  // Our pid and start time: whoever reads it later can tell this shim from
+  // a process that reused its pid.
+  std::vector<std::string> self = procStat(::getpid());
+  (void)writeFileAtomic(options.state_dir + "/shim.pid",
+                        std::to_string(::getpid()) + (self.size() > 21 ? " " + self[21] : ""));
 
   Runc runc(RuncConfig{options.runc_binary, options.runc_root});
   int out_fd = -1, err_fd = -1;
@@ -315,17 +321,16 @@ int runShim(const ShimOptions& options) {
   }
   std::string pid_file = options.state_dir + "/init.pid";
   CreateOptions create{options.bundle, pid_file, out_fd, err_fd};
-  auto created = runc.create(options.id, create);
+  // One runc call creates and starts the container.
+  auto ran = runc.run(options.id, create);
   ::close(out_fd);
   ::close(err_fd);
   // The container holds the pipes' write ends now; copying starts.
   if (pump) pump->start();
-  if (!created.ok()) return failStart(options, runc, created.error().message);
+  if (!ran.ok()) return failStart(options, runc, ran.error().message);
+  std::string started_at = nowRfc3339();
   pid_t init_pid = static_cast<pid_t>(std::atoi(readFile(pid_file).c_str()));
   if (init_pid <= 0) return failStart(options, runc, "runc wrote no init pid to " + pid_file);
-  auto started = runc.start(options.id);
-  if (!started.ok()) return failStart(options, runc, started.error().message);
-  std::string started_at = nowRfc3339();
   if (options.ready_fd >= 0) {
     writeAll(options.ready_fd, "ok " + std::to_string(::getpid()) + " " + std::to_string(init_pid));
     ::close(options.ready_fd);
@@ -364,42 +369,83 @@ int runShim(const ShimOptions& options) {
   return 0;
 }
 
+pid_t liveShim(const std::string& state_dir) {
+  std::istringstream in(readFile(state_dir + "/shim.pid"));
+  pid_t pid = 0;
+  std::string start;
+  if (!(in >> pid) || pid <= 0) return 0;
+  in >> start;
+  std::vector<std::string> stat = procStat(pid);
+  if (stat.size() < 22) return 0;
+  // A zombie has exited already; a different start time is another process.
+  if (stat[2] == "Z" || (!start.empty() && stat[21] != start)) return 0;
+  return pid;
+}
+
 Result<pid_t> startShim(const ShimOptions& options, const std::string& self_exe) {
   int ready[2];
   if (::pipe2(ready, O_CLOEXEC) != 0) {
     return makeError(ErrorCode::kInternal, std::string("pipe: ") + std::strerror(errno));
   }
-  std::vector<std::string> argv;
+  pid_t middle = -1;
   if (!self_exe.empty()) {
+    // posix_spawn rather than fork: a fork copies the page tables of the
+    // whole (large, multithreaded) agent for every container. The shim
+    // detaches itself (--detach: setsid and a fork of its own small
+    // process); the report pipe becomes its fd 3.
+    constexpr int kReadyFd = 3;
     ShimOptions child_options = options;
-    child_options.ready_fd = ready[1];
-    argv = {self_exe, "shim"};
-    for (auto& arg : shimArgs(child_options)) argv.push_back(std::move(arg));
-  }
-  std::vector<char*> cargv;
-  for (auto& arg : argv) cargv.push_back(arg.data());
-  cargv.push_back(nullptr);
-
-  pid_t middle = ::fork();
-  if (middle < 0) {
-    int err = errno;
-    ::close(ready[0]);
-    ::close(ready[1]);
-    return makeError(ErrorCode::kInternal, std::string("fork: ") + std::strerror(err));
-  }
-  if (middle == 0) {
-    ::close(ready[0]);
-    ::setsid();
-    pid_t shim = ::fork();
-    if (shim != 0) ::_exit(shim < 0 ? 1 : 0);
-    if (!self_exe.empty()) {
-      ::fcntl(ready[1], F_SETFD, 0);  // the exec'd shim writes to it
-      ::execv(cargv[0], cargv.data());
-      ::_exit(127);
+    child_options.ready_fd = kReadyFd;
+    // berth-shim from beside berth when it is there (a small program that
+    // loads in a few milliseconds); `berth shim` otherwise.
+    std::vector<std::string> argv;
+    std::string small = self_exe.substr(0, self_exe.rfind('/') + 1) + "berth-shim";
+    if (::access(small.c_str(), X_OK) == 0) {
+      argv = {small};
+    } else {
+      argv = {self_exe, "shim"};
     }
-    ShimOptions child_options = options;
-    child_options.ready_fd = ready[1];
-    ::_exit(runShim(child_options));
+    argv.push_back("--detach");
+    for (auto& arg : shimArgs(child_options)) argv.push_back(std::move(arg));
+    std::vector<char*> cargv;
+    for (auto& arg : argv) cargv.push_back(arg.data());
+    cargv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, ready[1], kReadyFd);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    int rc = ::posix_spawn(&middle, cargv[0], &actions, &attr, cargv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0) {
+      ::close(ready[0]);
+      ::close(ready[1]);
+      return makeError(ErrorCode::kInternal, "spawn " + argv[0] + ": " + std::strerror(rc));
+    }
+  } else {
+    middle = ::fork();
+    if (middle < 0) {
+      int err = errno;
+      ::close(ready[0]);
+      ::close(ready[1]);
+      return makeError(ErrorCode::kInternal, std::string("fork: ") + std::strerror(err));
+    }
+    if (middle == 0) {
+      ::close(ready[0]);
+      ::setsid();
+      pid_t shim = ::fork();
+      if (shim != 0) ::_exit(shim < 0 ? 1 : 0);
+      ShimOptions child_options = options;
+      child_options.ready_fd = ready[1];
+      ::_exit(runShim(child_options));
+    }
   }
   ::close(ready[1]);
   int middle_status = 0;
@@ -421,6 +467,24 @@ Result<pid_t> startShim(const ShimOptions& options, const std::string& self_exe)
     return makeError(ErrorCode::kInternal, report.substr(6));
   }
   return makeError(ErrorCode::kInternal, "shim for " + options.id + " exited without a report");
+}
+
+int shimMain(const std::vector<std::string>& args) {
+  const bool detach = !args.empty() && args[0] == "--detach";
+  auto options =
+      parseShimArgs(detach ? std::vector<std::string>(args.begin() + 1, args.end()) : args);
+  if (!options.ok()) {
+    std::fprintf(stderr, "berth shim: %s\n", options.error().message.c_str());
+    return 2;
+  }
+  if (detach) {
+    // A session of its own, and no longer the child of whoever started it
+    // (they wait for this process, then for the report).
+    ::setsid();
+    pid_t shim = ::fork();
+    if (shim != 0) return shim < 0 ? 1 : 0;
+  }
+  return runShim(*options);
 }
 
 std::vector<std::string> shimArgs(const ShimOptions& options) {

@@ -53,6 +53,10 @@ std::string exitStatusJson(const ExitStatus& status);
 Result<ExitStatus> parseExitStatus(std::string_view json_text);
 // NotFound until the shim has written <state_dir>/exit.json.
 Result<ExitStatus> readExitStatus(const std::string& state_dir);
+// The shim that runs the container of `state_dir` while it is alive: its
+// pid from <state_dir>/shim.pid, else 0 (it has gone, or its pid belongs
+// to another process now).
+pid_t liveShim(const std::string& state_dir);
 // Exit code and reason for a wait status (kubelet's convention: 128+signal).
 ExitStatus exitStatusFromWait(int wait_status, bool oom_killed);
 
@@ -67,9 +71,15 @@ int runShim(const ShimOptions& options);
 // exit.json says StartError). The shim is double-forked so that it is no
 // child of the caller and survives it. With self_exe empty the grandchild
 // calls runShim directly (fine for single-threaded callers such as tests);
-// otherwise it execs `self_exe shim <shimArgs>` — what a multithreaded
-// agent must use, since only async-signal-safe calls are safe after fork.
+// otherwise it execs berth-shim from self_exe's directory (or, when there
+// is none, `self_exe shim`) with shimArgs — what a multithreaded agent must
+// use, since only async-signal-safe calls are safe after fork.
 Result<pid_t> startShim(const ShimOptions& options, const std::string& self_exe = "");
+
+// `berth shim [--detach] ARGS` and `berth-shim [--detach] ARGS`: parses
+// the arguments and runs the shim; its exit code. --detach: the shim goes
+// on in a new session in a child process, and this one returns at once.
+int shimMain(const std::vector<std::string>& args);
 
 // The `berth shim` command line for options (without the program and
 // subcommand names), and its parser.

@@ -30,8 +30,7 @@ using testing::TempDir;
     start = end + 1;
   }
   if (argv.size() < 2 || argv[1] != "shim") return false;
-  auto options = parseShimArgs(std::vector<std::string>(argv.begin() + 2, argv.end()));
-  ::_exit(options.ok() ? runShim(*options) : 2);
+  ::_exit(shimMain(std::vector<std::string>(argv.begin() + 2, argv.end())));
 }();
 
 // Blocks until process pid (not necessarily our child) has exited: a pidfd
@@ -158,9 +157,10 @@ TEST_F(ShimFakeRuncTest, RecordsExitCodeAndDeletes) {
   EXPECT_EQ(testing::readText(tmp_.path() + "/stdout"), "init output\n");
   EXPECT_EQ(testing::readText(tmp_.path() + "/stderr"), "init error\n");
   std::string calls = testing::readText(tmp_.path() + "/calls");
-  EXPECT_NE(calls.find("start c1\n"), std::string::npos);
+  EXPECT_NE(calls.find(" run --bundle "), std::string::npos);  // created and started at once
   EXPECT_NE(calls.find("delete --force c1\n"), std::string::npos);
-  EXPECT_EQ(testing::readText(stateDir() + "/shim.pid"), std::to_string(*shim));
+  EXPECT_EQ(testing::readText(stateDir() + "/shim.pid").rfind(std::to_string(*shim) + " ", 0), 0u);
+  EXPECT_EQ(liveShim(stateDir()), 0);
 }
 
 TEST_F(ShimFakeRuncTest, ExecPathRunsShimSubcommand) {
@@ -173,7 +173,8 @@ TEST_F(ShimFakeRuncTest, ExecPathRunsShimSubcommand) {
   ASSERT_TRUE(status.ok()) << status.error().message;
   EXPECT_EQ(status->exit_code, 5);
   EXPECT_EQ(testing::readText(tmp_.path() + "/stdout"), "init output\n");
-  EXPECT_EQ(testing::readText(stateDir() + "/shim.pid"), std::to_string(*shim));
+  EXPECT_EQ(testing::readText(stateDir() + "/shim.pid").rfind(std::to_string(*shim) + " ", 0), 0u);
+  EXPECT_EQ(liveShim(stateDir()), 0);
 }
 
 TEST_F(ShimFakeRuncTest, RecordsSignal) {

@@ -66,7 +66,7 @@ while [ $# -gt 0 ]; do
 done
 cmd="$1"; shift
 case "$cmd" in
-  create)
+  create|run)
     bundle=""; pidfile=""
     while [ $# -gt 1 ]; do
       case "$1" in
@@ -82,6 +82,16 @@ case "$cmd" in
       echo '{"level":"error","msg":"container_linux.go: starting container process caused: boom","time":"t"}' >> "$log"
       echo "runc: boom" >&2
       exit 1
+    fi
+    if [ "$cmd" = run ]; then
+      # run --detach: started at once.
+      if [ "$code" = term ]; then
+        sh -c 'echo "init output"; echo "init error" >&2; kill -TERM $$' sh &
+      else
+        sh -c 'echo "init output"; echo "init error" >&2; exit "$1"' sh "$code" &
+      fi
+      echo $! > "$pidfile"
+      exit 0
     fi
     mkfifo "$dir/fifo-$id"
     if [ "$code" = term ]; then

@@ -1,7 +1,9 @@
 #include "runtime/pod/container_manager.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/subprocess.h"
 #include "runtime/oci/bundle.h"
 
 namespace berth::runtime {
@@ -83,7 +86,20 @@ Result<std::unique_ptr<ContainerManager>> ContainerManager::open(ContainerManage
   fs::create_directories(config.root + "/containers", ec);
   if (ec) return makeError(ErrorCode::kInternal, "create " + config.root + ": " + ec.message());
   fs::create_directories(config.runc_root, ec);
-  return std::unique_ptr<ContainerManager>(new ContainerManager(std::move(config), images));
+  std::unique_ptr<ContainerManager> m(new ContainerManager(std::move(config), images));
+  for (auto it = fs::directory_iterator(m->config_.root + "/containers", ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string id = it->path().filename().string();
+    auto meta = m->readMeta(id);
+    if (meta.ok()) {
+      m->meta_[id] = std::move(*meta);
+    } else if (meta.error().code == ErrorCode::kNotFound) {
+      // A start cut short before its metadata was written: nothing runs.
+      BERTH_LOG(kInfo, "runtime") << "removing an unfinished container dir id=" << id;
+      destroyDir(m->dir(id));
+    }
+  }
+  return m;
 }
 
 std::string ContainerManager::dir(const std::string& id) const {
@@ -91,7 +107,9 @@ std::string ContainerManager::dir(const std::string& id) const {
 }
 
 Result<ContainerInfo> ContainerManager::start(ContainerConfig config) {
+  Stopwatch timer;
   BERTH_ASSIGN_OR_RETURN(auto rootfs, images_.prepare(config.image));
+  const double prepare_ms = timer.lap();
   if (rootfs.lowerdirs.empty())
     return makeError(ErrorCode::kInvalid, "image " + config.image + " has no layers");
   ContainerInfo info;
@@ -136,7 +154,22 @@ Result<ContainerInfo> ContainerManager::start(ContainerConfig config) {
                     {"createdAt", info.created_at},
                     {"stopSignal", rootfs.config.stop_signal}};
   BERTH_RETURN_IF_ERROR(writeFileAtomic(d + "/meta.json", json::serialize(meta)));
+  {
+    std::lock_guard lock(mu_);
+    meta_[info.id] = info;
+  }
+  struct Forget {
+    ContainerManager& m;
+    const std::string& id;
+    bool& ok;
+    ~Forget() {
+      if (ok) return;
+      std::lock_guard lock(m.mu_);
+      m.meta_.erase(id);
+    }
+  } forget{*this, info.id, ok};
 
+  const double mount_ms = timer.lap();
   config.spec.id = info.id;
   config.spec.rootfs = d + "/rootfs";
   BERTH_ASSIGN_OR_RETURN(auto runtime_config, buildRuntimeConfig(config.spec));
@@ -157,7 +190,11 @@ Result<ContainerInfo> ContainerManager::start(ContainerConfig config) {
     std::error_code ec;
     fs::create_directories(fs::path(config.log_path).parent_path(), ec);
   }
+  const double bundle_ms = timer.lap();
   auto started = startShim(shim, config_.self_exe);
+  BERTH_LOG(kDebug, "runtime") << "container start id=" << info.id << " name=" << info.name
+                               << " prepare_ms=" << prepare_ms << " mount_ms=" << mount_ms
+                               << " bundle_ms=" << bundle_ms << " shim_ms=" << timer.lap();
   if (!started.ok()) {
     // The shim recorded StartError in exit.json; keep the container for
     // its status (the agent removes it), but say why.
@@ -195,72 +232,121 @@ Result<ContainerInfo> ContainerManager::readMeta(const std::string& id) const {
 }
 
 Result<ContainerInfo> ContainerManager::inspect(const std::string& id) const {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = meta_.find(id); it != meta_.end()) return withState(it->second);
+  }
   BERTH_ASSIGN_OR_RETURN(auto info, readMeta(id));
-  auto exit = readExitStatus(stateDir(id));
-  if (exit.ok()) {
+  return withState(std::move(info));
+}
+
+ContainerInfo ContainerManager::withState(ContainerInfo info) const {
+  const std::string state = stateDir(info.id);
+  auto exited = [&] {
+    auto exit = readExitStatus(state);
+    if (!exit.ok()) return false;
     info.state = ContainerState::kExited;
     info.exit = *exit;
-    return info;
-  }
-  auto state = runc_.state(id);
-  if (state.ok() &&
-      (state->status == "running" || state->status == "created" || state->status == "paused")) {
+    return true;
+  };
+  if (exited()) return info;
+  if (liveShim(state) > 0) {
+    // Created, running or exiting: the shim writes exit.json once the
+    // container's init has gone.
     info.state = ContainerState::kRunning;
-    info.pid = state->pid;
+    info.pid = static_cast<pid_t>(std::atoi(slurp(state + "/init.pid").c_str()));
     return info;
   }
-  // Stopped but no exit status yet: the shim is still reaping and writing
-  // it. The container counts as running (exiting) until exit.json appears.
-  pid_t shim = static_cast<pid_t>(std::atoi(slurp(dir(id) + "/state/shim.pid").c_str()));
-  if (shim > 0 && ::kill(shim, 0) == 0) {
+  if (exited()) return info;  // the shim finished between the two looks
+  // Neither an exit status nor a shim: the shim died (the container may
+  // still run) or the container never started.
+  auto st = runc_.state(info.id);
+  if (st.ok() && (st->status == "running" || st->status == "created" || st->status == "paused")) {
     info.state = ContainerState::kRunning;
+    info.pid = st->pid;
     return info;
   }
-  // Neither an exit status nor a shim: the shim died with it (or the
-  // container never started); upstream reports such containers as exited
-  // with an unknown status.
+  // Upstream reports such containers as exited with an unknown status.
   info.state = ContainerState::kUnknown;
   return info;
 }
 
-std::vector<ContainerInfo> ContainerManager::list() const {
-  std::vector<ContainerInfo> out;
-  std::error_code ec;
-  for (auto it = fs::directory_iterator(config_.root + "/containers", ec);
-       !ec && it != fs::directory_iterator(); it.increment(ec)) {
-    auto info = inspect(it->path().filename().string());
-    if (info.ok()) out.push_back(std::move(*info));
+std::vector<ContainerInfo> ContainerManager::list(const std::string& pod_uid) const {
+  std::vector<ContainerInfo> metas;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, meta] : meta_)
+      if (pod_uid.empty() || meta.pod_uid == pod_uid) metas.push_back(meta);
   }
+  std::vector<ContainerInfo> out;
+  out.reserve(metas.size());
+  for (auto& m : metas) out.push_back(withState(std::move(m)));
   return out;
 }
 
 Status ContainerManager::kill(const std::string& id, int signal) const {
   BERTH_ASSIGN_OR_RETURN(auto info, inspect(id));
   if (info.state != ContainerState::kRunning) return okStatus();
+  // The init straight away while its shim still holds it (the shim is its
+  // parent until it reaps it, so the pid cannot belong to anyone else);
+  // runc otherwise.
+  pid_t shim = liveShim(stateDir(id));
+  std::vector<std::string> stat = info.pid > 0 ? procStat(info.pid) : std::vector<std::string>{};
+  if (shim > 0 && stat.size() > 3 && stat[3] == std::to_string(shim)) {
+    if (::kill(info.pid, signal) == 0 || errno == ESRCH) return okStatus();
+  }
   Status s = runc_.kill(id, signal, /*all=*/false);
   if (s.ok() || s.error().code == ErrorCode::kNotFound) return okStatus();
   // It exited meanwhile (runc refuses to signal a stopped container).
-  auto state = runc_.state(id);
-  if (!state.ok() || state->status == "stopped") return okStatus();
+  auto again = inspect(id);
+  if (!again.ok() || again->state != ContainerState::kRunning) return okStatus();
   return s;
 }
 
+bool ContainerManager::waitExited(const std::string& id, std::chrono::milliseconds limit) const {
+  auto running = [&] {
+    auto info = inspect(id);
+    return info.ok() && info->state == ContainerState::kRunning;
+  };
+  // The shim's exit.json lands by rename: an inotify watch on the state
+  // directory wakes the wait; the poll's timeout covers a shim that dies
+  // without writing it.
+  int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (fd >= 0) ::inotify_add_watch(fd, stateDir(id).c_str(), IN_MOVED_TO | IN_CLOSE_WRITE);
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  bool exited = false;
+  while (!cancelled_) {
+    if (!running()) {
+      exited = true;
+      break;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    int timeout = static_cast<int>(std::min<int64_t>(left.count(), 100));
+    if (fd < 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(timeout));
+    } else if (::poll(&p, 1, timeout) > 0) {
+      char buf[4096];
+      while (::read(fd, buf, sizeof buf) > 0) {
+      }
+    }
+  }
+  if (fd >= 0) ::close(fd);
+  return exited;
+}
+
 Status ContainerManager::stop(const std::string& id, std::chrono::milliseconds grace) const {
-  BERTH_ASSIGN_OR_RETURN(auto meta, readMeta(id));
+  BERTH_ASSIGN_OR_RETURN(auto meta, inspect(id));
+  if (meta.state != ContainerState::kRunning) return okStatus();
   BERTH_RETURN_IF_ERROR(
       kill(id, signalByName(meta.stop_signal.empty() ? "SIGTERM" : meta.stop_signal)));
-  auto wait_exited = [&](std::chrono::milliseconds limit) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto info = inspect(id);
-      if (!info.ok() || info->state != ContainerState::kRunning) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
-  };
-  if (wait_exited(grace)) return okStatus();
+  if (grace.count() > 0 && waitExited(id, grace)) return okStatus();
+  if (cancelled_) return makeError(ErrorCode::kUnavailable, "the agent is shutting down");
   BERTH_RETURN_IF_ERROR(kill(id, SIGKILL));
-  if (wait_exited(std::chrono::seconds(10))) return okStatus();
+  if (waitExited(id, std::chrono::seconds(10))) return okStatus();
+  if (cancelled_) return makeError(ErrorCode::kUnavailable, "the agent is shutting down");
   return makeError(ErrorCode::kTimeout, "container " + id + " did not stop");
 }
 
@@ -270,6 +356,8 @@ Status ContainerManager::remove(const std::string& id) {
     return makeError(ErrorCode::kConflict, "container " + id + " is running");
   (void)runc_.remove(id, /*force=*/true);
   destroyDir(dir(id));
+  std::lock_guard lock(mu_);
+  meta_.erase(id);
   return okStatus();
 }
 

@@ -8,10 +8,17 @@
 // (<root>/containers/<id>/meta.json), so a restarted agent finds running
 // and exited containers again (list) without touching them.
 //
+// Asking costs no runc: the metadata is held in memory (read once when the
+// manager opens), a container has exited once its shim left exit.json,
+// and runs while its shim is alive. Only a container whose shim died
+// without an exit status is looked up with `runc state`.
+//
 // Network, IPC and UTS namespaces, volumes and cgroup parents are the
 // agent's business: they arrive in the ContainerSpec.
 
+#include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -68,11 +75,18 @@ class ContainerManager {
   // container under a shim. A failure leaves nothing behind.
   Result<ContainerInfo> start(ContainerConfig config);
   Result<ContainerInfo> inspect(const std::string& id) const;
-  std::vector<ContainerInfo> list() const;
+  // Every container, or those of one pod.
+  std::vector<ContainerInfo> list(const std::string& pod_uid = {}) const;
   Status kill(const std::string& id, int signal) const;
   // SIGTERM (or the image's stop signal), then SIGKILL after `grace`;
-  // returns once the container has exited.
+  // returns once the container has exited (Unavailable after cancelWaits()).
   Status stop(const std::string& id, std::chrono::milliseconds grace) const;
+  // Waits up to `limit` for the container to stop running; false when it
+  // still runs (or waits were cancelled).
+  bool waitExited(const std::string& id, std::chrono::milliseconds limit) const;
+  // Ends every wait in stop() and waitExited() now and from now on (the
+  // agent shuts down; the containers keep running).
+  void cancelWaits() { cancelled_ = true; }
   // Removes an exited container: rootfs unmounted, its directory gone.
   Status remove(const std::string& id);
 
@@ -86,10 +100,15 @@ class ContainerManager {
   ContainerManager(ContainerManagerConfig config, ImageStore& images);
   std::string dir(const std::string& id) const;
   Result<ContainerInfo> readMeta(const std::string& id) const;
+  // The metadata with the state the container is in now.
+  ContainerInfo withState(ContainerInfo info) const;
 
   ContainerManagerConfig config_;
   ImageStore& images_;
   Runc runc_;
+  std::atomic<bool> cancelled_{false};
+  mutable std::mutex mu_;
+  std::map<std::string, ContainerInfo> meta_;  // id -> its meta.json
 };
 
 }  // namespace berth::runtime

@@ -68,9 +68,10 @@ class ContainerManagerItest : public ::testing::Test {
     if (!dir_.empty()) fs::remove_all(dir_);
   }
 
-  Status openManager() {
+  Status openManager(const std::string& runc = "/usr/sbin/runc") {
     ContainerManagerConfig c;
     c.root = dir_ + "/state";
+    c.runc_binary = runc;
     auto m = ContainerManager::open(c, *images_);
     if (!m.ok()) return m.error();
     manager_ = std::move(*m);
@@ -100,6 +101,18 @@ class ContainerManagerItest : public ::testing::Test {
     }
     ADD_FAILURE() << "container " << id << " did not exit";
     return {};
+  }
+
+  std::string logOf(const std::string& path) {
+    std::string log;
+    (void)readCriLog(
+        path, {},
+        [&](std::string_view c) {
+          log.append(c);
+          return true;
+        },
+        nullptr);
+    return log;
   }
 
   std::string dir_, parent_;
@@ -157,6 +170,66 @@ TEST_F(ContainerManagerItest, StopEscalatesToSigkillAndSurvivesAManagerRestart) 
   EXPECT_EQ(info->exit.signal, SIGKILL);
   EXPECT_EQ(info->exit.exit_code, 128 + SIGKILL);
   EXPECT_TRUE(manager_->remove(started->id).ok());
+}
+
+TEST_F(ContainerManagerItest, AskingRunsNoRuncAndStopReturnsOnTheExit) {
+  // A runc that notes its subcommands.
+  const std::string runc = dir_ + "/runc", calls = dir_ + "/runc-calls";
+  std::ofstream(runc) << "#!/bin/sh\necho \"$*\" >> " << calls << "\nexec /usr/sbin/runc \"$@\"\n";
+  fs::permissions(runc, fs::perms::owner_all);
+  ASSERT_TRUE(openManager(runc).ok());
+  auto other = config("other", {"sleep", "100"});
+  other.pod_uid = "pod-2";
+  auto trapper = config("trapper", {"sh", "-c",
+                                    "trap 'echo bye; exit 0' TERM; echo ready; "
+                                    "while true; do sleep 0.1; done"});
+  auto a = manager_->start(other);
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  auto b = manager_->start(trapper);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  for (int i = 0; i < 250 && logOf(b->log_path).empty(); ++i)
+    std::this_thread::sleep_for(milliseconds(20));
+  ASSERT_EQ(logOf(b->log_path), "ready\n");  // the trap is set
+
+  auto of_pod = manager_->list("pod-2");
+  ASSERT_EQ(of_pod.size(), 1u);
+  EXPECT_EQ(of_pod[0].name, "other");
+  EXPECT_EQ(of_pod[0].state, ContainerState::kRunning);
+  EXPECT_EQ(of_pod[0].pid, a->pid);
+  EXPECT_EQ(manager_->list().size(), 2u);
+  EXPECT_EQ(manager_->list("pod-1").size(), 1u);
+  // SIGTERM reaches the container's own handler; stop returns when it has
+  // exited (0 from the trap, not 137 from a SIGKILL after the grace).
+  ASSERT_TRUE(manager_->stop(b->id, std::chrono::seconds(60)).ok());
+  auto info = manager_->inspect(b->id);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->state, ContainerState::kExited);
+  EXPECT_EQ(info->exit.exit_code, 0);
+  EXPECT_EQ(logOf(b->log_path), "ready\nbye\n");
+  std::ifstream in(calls);
+  std::string line;
+  int runc_calls = 0;
+  while (std::getline(in, line)) {
+    ++runc_calls;
+    EXPECT_EQ(line.find(" state "), std::string::npos) << line;
+  }
+  EXPECT_GT(runc_calls, 0);  // the wrapper was used (create, start, delete)
+}
+
+TEST_F(ContainerManagerItest, CancelledWaitsLeaveTheContainerRunning) {
+  // `sleep` as the container's init ignores SIGTERM: stop would wait 60 s.
+  auto started = manager_->start(config("sleeper", {"sleep", "100"}));
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(milliseconds(200));
+    manager_->cancelWaits();
+  });
+  Status stopped = manager_->stop(started->id, std::chrono::seconds(60));
+  canceller.join();
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(stopped.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(manager_->inspect(started->id)->state, ContainerState::kRunning);
+  ASSERT_TRUE(openManager().ok());  // a new manager (TearDown) stops it
 }
 
 TEST_F(ContainerManagerItest, MissingImageLeavesNothing) {
