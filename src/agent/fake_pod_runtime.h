@@ -2,9 +2,10 @@
 
 // A PodRuntime for unit tests of the pod syncer and the pod workers:
 // containers run until the test says they exit; stopping one makes it exit
-// 137 (SIGKILL). Not thread-safe beyond stopContainer (a deleted pod's
-// containers stop in parallel).
+// 137 (SIGKILL), unless the test made stops fail. Thread-safe (pod workers
+// in run mode sync several pods at once).
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -23,18 +24,21 @@ class FakeRuntime : public PodRuntime {
  public:
   explicit FakeRuntime(Clock& clock) : clock_(clock) {}
   Result<std::string> ensureSandbox(const api::Object& pod) override {
+    std::lock_guard lock(mu);
     if (fail_sandbox) return makeError(ErrorCode::kInternal, "CNI failed");
     sandboxes++;
     sandbox_uids.insert(api::uid(pod));
     return std::string("10.244.1.7");
   }
   Status destroySandbox(const api::Object& pod) override {
+    std::lock_guard lock(mu);
     destroyed++;
     sandbox_uids.erase(api::uid(pod));
     return okStatus();
   }
   Result<RuntimeContainer> startContainer(const api::Object& pod, const api::Object& c, int attempt,
                                           const std::string&) override {
+    std::lock_guard lock(mu);
     RuntimeContainer r;
     r.name = api::strAt(c, {"name"});
     r.attempt = attempt;
@@ -47,6 +51,7 @@ class FakeRuntime : public PodRuntime {
     return r;
   }
   std::vector<RuntimeContainer> containers(const std::string& uid) override {
+    std::lock_guard lock(mu);
     std::vector<RuntimeContainer> out;
     for (const auto& c : all)
       if (uid_of[c.state.id] == uid) out.push_back(c);
@@ -54,14 +59,17 @@ class FakeRuntime : public PodRuntime {
   }
   // Pods with a sandbox or a running container.
   std::vector<std::string> podUids() override {
+    std::lock_guard lock(mu);
     std::set<std::string> uids = sandbox_uids;
     for (const auto& c : all)
       if (c.state.running) uids.insert(uid_of[c.state.id]);
     return {uids.begin(), uids.end()};
   }
   Status stopContainer(const std::string& id, std::chrono::milliseconds grace) override {
-    std::lock_guard lock(mu);  // a deleted pod's containers stop in parallel
+    if (stopping) stopping(id);  // outside the lock: it may block
+    std::lock_guard lock(mu);
     last_grace = grace;
+    if (fail_stops) return makeError(ErrorCode::kTimeout, "container " + id + " did not stop");
     exit(id, 137, 9);
     return okStatus();
   }
@@ -75,6 +83,7 @@ class FakeRuntime : public PodRuntime {
     return okStatus();
   }
   void exit(const std::string& id, int code, int signal = 0) {
+    std::lock_guard lock(mu);
     for (auto& c : all)
       if (c.state.id == id) {
         c.state.running = false;
@@ -86,7 +95,7 @@ class FakeRuntime : public PodRuntime {
   }
 
   Clock& clock_;
-  std::mutex mu;
+  std::recursive_mutex mu;
   std::vector<RuntimeContainer> all;
   std::map<std::string, std::string> uid_of;  // container id -> pod uid
   std::set<std::string> sandbox_uids;
@@ -95,6 +104,9 @@ class FakeRuntime : public PodRuntime {
   std::chrono::milliseconds last_grace{0};
   std::vector<std::string> hooks;
   bool fail_hooks = false;
+  bool fail_stops = false;  // stops time out: the containers keep running
+  // Called as a stop begins (the test may block it).
+  std::function<void(const std::string& id)> stopping;
   std::chrono::milliseconds hook_timeout{0};
 };
 

@@ -97,7 +97,7 @@ struct NodeAgent::Impl : public server::ContainerLogSource {
   void synced(const api::Object& pod, const SyncOutcome& outcome);
   Result<int64_t> pull(const std::string& image, const api::Object& pod);
   void enqueuePodsUsing(const std::string& ns);
-  ProbeVerdict verdict(const std::string& uid, const std::string& name, const std::string& id);
+  ProbeVerdict verdict(const std::string& uid, const api::Object& container, const std::string& id);
   void startProbes();
   void reclaim();
   std::optional<std::string> pendingEviction(const api::Object& pod);
@@ -199,10 +199,11 @@ Status NodeAgent::Impl::open() {
   ro.secrets = lookupIn(secrets);
   pod_runtime = std::make_unique<RealPodRuntime>(ro, *images, *containers, clock);
   startProbes();
-  syncer =
-      std::make_unique<PodSyncer>(*pod_runtime, clock, options.node_ip, image_manager.get(),
-                                  [this](const std::string& uid, const std::string& name,
-                                         const std::string& id) { return verdict(uid, name, id); });
+  syncer = std::make_unique<PodSyncer>(
+      *pod_runtime, clock, options.node_ip, image_manager.get(),
+      [this](const std::string& uid, const api::Object& container, const std::string& id) {
+        return verdict(uid, container, id);
+      });
 
   PodWorkerOptions wo;
   wo.workers = options.workers;
@@ -275,8 +276,8 @@ Result<server::ContainerLogRef> NodeAgent::Impl::containerLog(const std::string&
   const std::string uid = api::uid(*pod);
   // The container's attempts, newest first.
   std::vector<runtime::ContainerInfo> attempts;
-  for (auto& c : containers->list())
-    if (c.pod_uid == uid && c.name == container) attempts.push_back(std::move(c));
+  for (auto& c : containers->list(uid))
+    if (c.name == container) attempts.push_back(std::move(c));
   std::sort(attempts.begin(), attempts.end(),
             [](const auto& a, const auto& b) { return a.attempt > b.attempt; });
   const std::string where = "container \"" + container + "\" in pod \"" + pod_name + "\"";
@@ -314,7 +315,7 @@ void NodeAgent::Impl::startProbes() {
   probes->start();
 }
 
-ProbeVerdict NodeAgent::Impl::verdict(const std::string& uid, const std::string& name,
+ProbeVerdict NodeAgent::Impl::verdict(const std::string& uid, const api::Object& container,
                                       const std::string& id) {
   bool followed = false;
   {
@@ -324,17 +325,11 @@ ProbeVerdict NodeAgent::Impl::verdict(const std::string& uid, const std::string&
   ProbeVerdict v;
   if (!followed) {
     // Just started: the probes' initial results, before the manager has it.
-    for (const auto& pod : pod_informer.list()) {
-      if (api::uid(*pod) != uid) continue;
-      if (const json::array* cs = api::arrAt(*pod, {"spec", "containers"}))
-        for (const auto& c : *cs)
-          if (c.is_object() && api::strAt(c.as_object(), {"name"}) == name) {
-            v.started = !c.as_object().contains("startupProbe");
-            v.ready = v.started && !c.as_object().contains("readinessProbe");
-          }
-    }
+    v.started = !container.contains("startupProbe");
+    v.ready = v.started && !container.contains("readinessProbe");
     return v;
   }
+  const std::string name = api::strAt(container, {"name"});
   probe::ContainerProbes p = probes->state(uid, name, id);
   v.ready = p.ready;
   v.started = p.started;
@@ -625,6 +620,9 @@ void NodeAgent::stop() {
   impl_->cv.notify_all();
   if (impl_->node_thread.joinable()) impl_->node_thread.join();
   if (impl_->agent_server) impl_->agent_server->stop();
+  // A pod stopping within its grace period does not hold the shutdown up:
+  // its containers keep running, and the next agent goes on with them.
+  if (impl_->containers) impl_->containers->cancelWaits();
   if (impl_->workers) impl_->workers->stop();
   if (impl_->probes) impl_->probes->stop();
   impl_->exits.stop();

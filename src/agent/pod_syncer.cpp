@@ -9,6 +9,7 @@
 #include "api/kinds/access.h"
 #include "api/kinds/pod_spec.h"
 #include "api/object.h"
+#include "common/log.h"
 
 namespace berth::agent {
 
@@ -100,10 +101,17 @@ SyncOutcome PodSyncer::sync(const api::Object& pod) {
     for (auto& t : stops) t.join();
     for (auto& f : failures)
       if (!f.empty()) event("Warning", "FailedPreStopHook", f);
-    (void)cleanup(uid);
-    out.terminated = true;
+    // Only a pod with nothing left running is torn down and let go (a stop
+    // that timed out, or an agent shutting down, tries again later).
+    if (cleanup(uid).ok()) {
+      out.terminated = true;
+    } else {
+      out.resync_at = now + std::chrono::seconds(1);
+    }
   } else if (!was_terminal) {
+    Stopwatch timer;
     auto ip = runtime_.ensureSandbox(pod);
+    BERTH_LOG(kDebug, "agent") << "pod sandbox pod=" << pod_desc << " ms=" << timer.ms();
     if (!ip.ok()) {
       event("Warning", "FailedCreatePodSandBox",
             "Failed to create pod sandbox: " + ip.error().message);
@@ -115,8 +123,8 @@ SyncOutcome PodSyncer::sync(const api::Object& pod) {
   }
 
   auto history = byName(runtime_.containers(uid));
-  auto verdictOf = [&](const std::string& name, const RuntimeContainer& c) {
-    return probes_ ? probes_(uid, name, c.state.id) : ProbeVerdict{};
+  auto verdictOf = [&](const json::object& spec, const RuntimeContainer& c) {
+    return probes_ ? probes_(uid, spec, c.state.id) : ProbeVerdict{};
   };
   // A failed liveness or startup probe: the kubelet kills the container,
   // and restartPolicy decides whether it runs again.
@@ -126,7 +134,7 @@ SyncOutcome PodSyncer::sync(const api::Object& pod) {
       const std::string name = strAt(*spec, {"name"});
       auto it = history.find(name);
       if (it == history.end() || !it->second.latest || !it->second.latest->state.running) continue;
-      ProbeVerdict verdict = verdictOf(name, *it->second.latest);
+      ProbeVerdict verdict = verdictOf(*spec, *it->second.latest);
       const char* probe = verdict.liveness_failed  ? "livenessProbe"
                           : verdict.startup_failed ? "startupProbe"
                                                    : nullptr;
@@ -176,7 +184,10 @@ SyncOutcome PodSyncer::sync(const api::Object& pod) {
         return false;
       }
     }
+    Stopwatch timer;
     auto started = runtime_.startContainer(pod, spec, attempt, pod_ip);
+    BERTH_LOG(kDebug, "agent") << "container started pod=" << pod_desc << " container=" << name
+                               << " ms=" << timer.ms();
     if (!started.ok()) {
       v.waiting_reason = "CreateContainerError";
       v.waiting_message = started.error().message;
@@ -251,7 +262,7 @@ SyncOutcome PodSyncer::sync(const api::Object& pod) {
       if (h.previous) v.previous = h.previous->state;
       v.restart_count = h.latest ? h.latest->attempt : 0;
       const bool running = h.latest && h.latest->state.running;
-      ProbeVerdict verdict = running ? verdictOf(name, *h.latest) : ProbeVerdict{};
+      ProbeVerdict verdict = running ? verdictOf(*spec, *h.latest) : ProbeVerdict{};
       v.started = running && verdict.started;
       v.ready = v.started && verdict.ready && v.waiting_reason.empty();
       if (running) out.running.push_back(*h.latest);
@@ -306,8 +317,12 @@ void PodSyncer::killAll(const std::string& pod_uid) {
 }
 
 Status PodSyncer::cleanup(const std::string& pod_uid) {
-  for (const auto& c : runtime_.containers(pod_uid)) {
+  for (const auto& c : runtime_.containers(pod_uid))
     if (c.state.running) (void)runtime_.stopContainer(c.state.id, std::chrono::seconds(0));
+  for (const auto& c : runtime_.containers(pod_uid)) {
+    if (c.state.running)
+      return makeError(ErrorCode::kUnavailable,
+                       "container " + c.name + " of pod " + pod_uid + " is still running");
     backoff_.forget(pod_uid + "/" + c.name);
   }
   api::Object stub;

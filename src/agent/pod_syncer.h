@@ -81,7 +81,7 @@ struct ProbeVerdict {
   bool startup_failed = false;
 };
 using ProbeVerdicts = std::function<ProbeVerdict(
-    const std::string& pod_uid, const std::string& container_name, const std::string& id)>;
+    const std::string& pod_uid, const api::Object& container, const std::string& id)>;
 
 class PodSyncer {
  public:
@@ -99,6 +99,7 @@ class PodSyncer {
   SyncOutcome sync(const api::Object& pod);
   // A pod gone from the API (or never seen by this agent): whatever the
   // runtime holds of `pod_uid` is stopped at once and removed.
+  // Unavailable (and nothing removed) when a container would not stop.
   Status cleanup(const std::string& pod_uid);
   // Kills every running container of the pod at once (an eviction at a
   // hard threshold); the sandbox and the exited containers stay.

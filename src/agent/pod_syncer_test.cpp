@@ -155,8 +155,8 @@ TEST_F(PodSyncerTest, ProbeVerdictsDecideStartedReadyAndRestarts) {
   verdict.ready = false;
   std::vector<std::string> asked;
   PodSyncer syncer(runtime_, clock_, "10.0.0.2", nullptr,
-                   [&](const std::string& uid, const std::string& name, const std::string& id) {
-                     asked.push_back(uid + "/" + name + "/" + id);
+                   [&](const std::string& uid, const api::Object& c, const std::string& id) {
+                     asked.push_back(uid + "/" + api::strAt(c, {"name"}) + "/" + id);
                      return verdict;
                    });
   api::Object p = pod("Always", R"("terminationGracePeriodSeconds": 9, )");
@@ -195,7 +195,7 @@ TEST_F(PodSyncerTest, ProbeVerdictsDecideStartedReadyAndRestarts) {
 
 TEST_F(PodSyncerTest, AStartupFailureUnderRestartPolicyNeverFailsThePod) {
   PodSyncer syncer(runtime_, clock_, "10.0.0.2", nullptr,
-                   [&](const std::string&, const std::string&, const std::string&) {
+                   [&](const std::string&, const api::Object&, const std::string&) {
                      ProbeVerdict v;
                      v.started = false;
                      v.startup_failed = true;
@@ -243,6 +243,24 @@ TEST_F(PodSyncerTest, AMissingImageIsPulledFirstAndAFailedPullWaits) {
   ASSERT_EQ(runtime_.all.size(), 1u);
   EXPECT_EQ(phase(s3), "Running");
   EXPECT_EQ(s3.events[0].reason, "Pulling");
+}
+
+TEST_F(PodSyncerTest, ADeletedPodWhoseContainerWouldNotStopIsKeptAndTriedAgain) {
+  api::Object p = pod("Always");
+  apply(p, syncer_.sync(p));
+  p["metadata"].as_object()["deletionTimestamp"] = "2026-01-01T00:00:10Z";
+  runtime_.fail_stops = true;
+  auto stuck = syncer_.sync(p);
+  EXPECT_FALSE(stuck.terminated);
+  EXPECT_EQ(runtime_.destroyed, 0);  // the sandbox stays while something runs
+  ASSERT_TRUE(stuck.resync_at.has_value());
+  EXPECT_EQ(*stuck.resync_at, clock_.now() + seconds(1));
+  EXPECT_EQ(syncer_.cleanup("u1").error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(runtime_.destroyed, 0);
+  runtime_.fail_stops = false;
+  auto gone = syncer_.sync(p);
+  EXPECT_TRUE(gone.terminated);
+  EXPECT_EQ(runtime_.destroyed, 1);
 }
 
 TEST_F(PodSyncerTest, CleanupStopsAndTearsDownWhatAGonePodLeft) {

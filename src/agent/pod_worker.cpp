@@ -90,6 +90,10 @@ void PodWorkers::start() {
     workers_.emplace_back([this] {
       std::string key;
       while (queue_.get(&key)) {
+        if (terminating(key)) {
+          startTerminator(key);
+          continue;
+        }
         process(key);
         queue_.done(key);
       }
@@ -114,6 +118,35 @@ void PodWorkers::stop() {
   queue_.shutdown();
   for (auto& t : workers_) t.join();
   workers_.clear();
+  std::vector<Terminator> terminators;
+  {
+    std::lock_guard lock(terminators_mu_);
+    terminators.swap(terminators_);
+  }
+  for (auto& t : terminators) t.thread.join();
+}
+
+bool PodWorkers::terminating(const std::string& key) const {
+  if (key.empty() || key[0] == '!') return false;
+  client::ObjectPtr pod = pods_.get(key);
+  return pod && api::metadata(*pod) && api::metadata(*pod)->contains("deletionTimestamp");
+}
+
+void PodWorkers::startTerminator(const std::string& key) {
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  std::lock_guard lock(terminators_mu_);
+  // Threads of pods that have finished stopping are joined here.
+  std::erase_if(terminators_, [](Terminator& t) {
+    if (!*t.done) return false;
+    t.thread.join();
+    return true;
+  });
+  terminators_.push_back(Terminator{std::thread([this, key, done] {
+                                      process(key);
+                                      queue_.done(key);
+                                      *done = true;
+                                    }),
+                                    done});
 }
 
 void PodWorkers::enqueue(const std::string& key) { queue_.add(key); }
@@ -219,13 +252,17 @@ void PodWorkers::syncPod(const std::string& key) {
       return;
     }
   }
+  Stopwatch timer;
   SyncOutcome outcome = syncer_.sync(*pod);
+  const double sync_ms = timer.lap();
   for (const auto& e : outcome.events) recorder_.record(*pod, e.type, e.reason, e.message);
   if (hooks_.synced) hooks_.synced(*pod, outcome);
 
   // The status first, then (for a deleted pod that has stopped) the final
   // delete: controllers see how the pod ended.
   if (!writeStatus(*pod, outcome.status).ok()) return retryLater(key);
+  BERTH_LOG(kDebug, kComponent) << "pod synced pod=" << key << " sync_ms=" << sync_ms
+                                << " report_ms=" << timer.lap();
   if (outcome.terminated) {
     client::DeleteOptions opts;
     opts.grace_period_seconds = 0;

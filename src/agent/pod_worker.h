@@ -15,6 +15,10 @@
 // Whatever the runtime holds of pods the API no longer has (deleted while
 // the agent was down, or never this agent's) is cleaned up by a sweep.
 //
+// A deleted pod stops within its grace period on a thread of its own (as
+// each pod has its own goroutine upstream), so pods that take their time
+// to stop hold none of the workers that start other pods.
+//
 // Run mode uses threads; test mode (run_threads = false) does everything in
 // step() on the caller's thread, so a FakeClient and a FakeClock drive it.
 
@@ -91,6 +95,9 @@ class PodWorkers {
 
  private:
   void process(const std::string& key);
+  // Run mode: a deleted pod's sync on its own thread (which marks the key done).
+  bool terminating(const std::string& key) const;
+  void startTerminator(const std::string& key);
   void syncPod(const std::string& key);
   void sweep();
   void cleanupUid(const std::string& uid);
@@ -113,6 +120,12 @@ class PodWorkers {
   hollow::TimerQueue timers_;
   std::vector<std::thread> workers_;
   std::thread sweeper_;
+  struct Terminator {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::mutex terminators_mu_;
+  std::vector<Terminator> terminators_;
   std::atomic<bool> stopping_{false};
   struct Guard;
   std::shared_ptr<Guard> guard_;

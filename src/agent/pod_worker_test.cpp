@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
 
 #include "agent/fake_pod_runtime.h"
 #include "api/kinds/access.h"
@@ -14,6 +18,7 @@ namespace {
 namespace json = boost::json;
 using api::strAt;
 using client::ObjectPtr;
+using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 class PodWorkersTest : public ::testing::Test {
@@ -158,6 +163,47 @@ TEST_F(PodWorkersTest, ADeletedPodStopsAndIsDeletedWithZeroGraceGuardedByItsUid)
   workers_->step();
   EXPECT_TRUE(runtime_.podUids().empty());
   EXPECT_EQ(removed_, std::vector<std::string>{api::uid(*pod)});
+}
+
+TEST_F(PodWorkersTest, APodThatTakesItsTimeToStopHoldsNoWorker) {
+  // Run mode with a single worker: a deleted pod stops on a thread of its
+  // own, so another pod starts while the first is still within its grace.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false, b_running = false;
+  runtime_.stopping = [&](const std::string&) {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, seconds(30), [&] { return release; });
+  };
+  PodWorkerOptions options;
+  options.workers = 1;
+  PodWorkers::Hooks hooks;
+  hooks.synced = [&](const api::Object& pod, const SyncOutcome& o) {
+    if (api::name(pod) != "b" || o.running.empty()) return;
+    std::lock_guard lock(mu);
+    b_running = true;
+    cv.notify_all();
+  };
+  PodWorkers run(fake_, informer_, syncer_, runtime_, recorder_, clock_, options, hooks);
+  run.start();
+  auto waitUntil = [&](const std::function<bool()>& done) {
+    for (int i = 0; i < 1000 && !done(); ++i) std::this_thread::sleep_for(milliseconds(10));
+    return done();
+  };
+  addPod("a");
+  ASSERT_TRUE(waitUntil([&] { return strAt(*find("a"), {"status", "phase"}) == "Running"; }));
+  client::DeleteOptions graceful;
+  graceful.grace_period_seconds = 30;
+  ASSERT_TRUE(fake_.remove(pods_, "ns", "a", graceful).ok());
+  addPod("b");
+  {
+    std::unique_lock lock(mu);
+    EXPECT_TRUE(cv.wait_for(lock, seconds(10), [&] { return b_running; }));
+    release = true;
+    cv.notify_all();
+  }
+  EXPECT_TRUE(waitUntil([&] { return find("a") == nullptr; }));  // stopped, then deleted
+  run.stop();
 }
 
 TEST_F(PodWorkersTest, WhatThePodsGoneFromTheAPILeftIsCleanedUp) {

@@ -173,8 +173,7 @@ Status RealPodRuntime::ensureVolumes(const api::Object& pod, const Sandbox& sand
 
 Status RealPodRuntime::destroySandbox(const api::Object& pod) {
   const std::string uid = api::uid(pod);
-  for (const auto& c : containers_.list()) {
-    if (c.pod_uid != uid) continue;
+  for (const auto& c : containers_.list(uid)) {
     if (c.state == runtime::ContainerState::kRunning)
       (void)containers_.stop(c.id, std::chrono::seconds(0));
     (void)containers_.remove(c.id);
@@ -258,8 +257,8 @@ Result<RuntimeContainer> RealPodRuntime::startContainer(const api::Object& pod,
 
 std::vector<RuntimeContainer> RealPodRuntime::containers(const std::string& pod_uid) {
   std::vector<RuntimeContainer> out;
-  for (const auto& c : containers_.list())
-    if (c.pod_uid == pod_uid) out.push_back(RuntimeContainer{c.name, c.attempt, attemptOf(c)});
+  for (const auto& c : containers_.list(pod_uid))
+    out.push_back(RuntimeContainer{c.name, c.attempt, attemptOf(c)});
   return out;
 }
 
