@@ -252,56 +252,95 @@ Status packImage(const Lab& lab, double* ms) {
   return okStatus();
 }
 
-Status measureFloor(const Lab& lab, const runtime::Rootfs& rootfs, int runs, bool create_start,
-                    Interrupts& interrupts, std::vector<double>* out) {
-  runtime::Runc runc(runtime::RuncConfig{kRunc, lab.floor_runc_root});
+namespace {
+
+// `runc run -d` of a prepared floor container; how long the call took.
+Status runFloorContainer(const Lab& lab, const FloorContainer& c, int dev_null, double* ms) {
+  std::string err_path = c.dir + "/runc.err";
+  int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  auto t0 = SteadyClock::now();
+  auto r = runtime::runProcess({kRunc, "--root", lab.floor_runc_root, "run", "-d", "--bundle",
+                                c.dir + "/bundle", "--pid-file", c.dir + "/init.pid", c.id},
+                               dev_null, err_fd);
+  *ms = msSince(t0);
+  if (err_fd >= 0) ::close(err_fd);
+  if (!r.ok()) return r.error();
+  if (r->exit_code != 0)
+    return makeError(ErrorCode::kInternal, "runc run: exit " + std::to_string(r->exit_code) + ": " +
+                                               readWholeFile(err_path).substr(0, 500));
+  // Running, not merely started: runc state says so.
+  auto state = runtime::Runc(runtime::RuncConfig{kRunc, lab.floor_runc_root}).state(c.id);
+  if (!state.ok() || state->status != "running")
+    return makeError(ErrorCode::kInternal, "floor container " + c.id + " is not running");
+  return okStatus();
+}
+
+}  // namespace
+
+Status measureFloor(const Lab& lab, const runtime::Rootfs& rootfs, int runs, Interrupts& interrupts,
+                    std::vector<double>* out) {
   std::error_code ec;
   fs::create_directories(lab.floor_runc_root, ec);
   int dev_null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  for (int i = 0; i < runs && !interrupts.interrupted(); ++i) {
+  Status st = okStatus();
+  for (int i = 0; i < runs && st.ok() && !interrupts.interrupted(); ++i) {
     FloorContainer c;
-    c.id = std::string("bench-floor-") + (create_start ? "cs-" : "run-") + std::to_string(i);
-    Status st = prepareFloorContainer(lab, rootfs, &c);
-    if (st.ok()) {
-      std::string err_path = c.dir + "/runc.err";
-      int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-      auto t0 = SteadyClock::now();
-      if (create_start) {
-        runtime::CreateOptions co;
-        co.bundle = c.dir + "/bundle";
-        co.pid_file = c.dir + "/init.pid";
-        co.stdout_fd = dev_null;
-        co.stderr_fd = err_fd;
-        st = runc.create(c.id, co);
-        if (st.ok()) st = runc.start(c.id);
-      } else {
-        auto r = runtime::runProcess({kRunc, "--root", lab.floor_runc_root, "run", "-d", "--bundle",
-                                      c.dir + "/bundle", "--pid-file", c.dir + "/init.pid", c.id},
-                                     dev_null, err_fd);
-        if (!r.ok())
-          st = r.error();
-        else if (r->exit_code != 0)
-          st = makeError(ErrorCode::kInternal, "runc run: exit " + std::to_string(r->exit_code) +
-                                                   ": " + readWholeFile(err_path).substr(0, 500));
-      }
-      double ms = msSince(t0);
-      if (err_fd >= 0) ::close(err_fd);
-      if (st.ok()) {
-        // Running, not merely started: runc state says so.
-        auto state = runc.state(c.id);
-        if (!state.ok() || state->status != "running")
-          st = makeError(ErrorCode::kInternal, "floor container " + c.id + " is not running");
-      }
-      if (st.ok()) out->push_back(ms);
-    }
+    c.id = "bench-floor-run-" + std::to_string(i);
+    st = prepareFloorContainer(lab, rootfs, &c);
+    double ms = 0;
+    if (st.ok()) st = runFloorContainer(lab, c, dev_null, &ms);
+    if (st.ok()) out->push_back(ms);
     removeFloorContainer(lab, &c);
-    if (!st.ok()) {
-      ::close(dev_null);
-      return st;
-    }
   }
   ::close(dev_null);
-  return okStatus();
+  return st;
+}
+
+Status measureFloorAtOnce(const Lab& lab, const runtime::Rootfs& rootfs, int n,
+                          Interrupts& interrupts, std::vector<double>* out, double* all_ms) {
+  std::error_code ec;
+  fs::create_directories(lab.floor_runc_root, ec);
+  std::vector<FloorContainer> cs(static_cast<size_t>(n));
+  Status st = okStatus();
+  for (int i = 0; i < n && st.ok() && !interrupts.interrupted(); ++i) {
+    cs[i].id = "bench-floor-" + std::to_string(n) + "-" + std::to_string(i);
+    st = prepareFloorContainer(lab, rootfs, &cs[i]);
+  }
+  int dev_null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  std::vector<double> ms(cs.size(), -1);
+  std::vector<Status> results(cs.size(), okStatus());
+  if (st.ok() && !interrupts.interrupted()) {
+    // Every runc call starts at once; each is timed from that common start.
+    std::mutex mu;
+    std::condition_variable cv;
+    bool go = false;
+    std::chrono::steady_clock::time_point t0;
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < cs.size(); ++i)
+      threads.emplace_back([&, i] {
+        {
+          std::unique_lock lock(mu);
+          cv.wait(lock, [&] { return go; });
+        }
+        double own = 0;
+        results[i] = runFloorContainer(lab, cs[i], dev_null, &own);
+        ms[i] = msSince(t0);
+      });
+    {
+      std::lock_guard lock(mu);
+      t0 = SteadyClock::now();
+      go = true;
+    }
+    cv.notify_all();
+    for (auto& t : threads) t.join();
+    *all_ms = msSince(t0);
+    for (size_t i = 0; i < cs.size() && st.ok(); ++i) st = results[i];
+    if (st.ok()) *out = ms;
+  }
+  ::close(dev_null);
+  for (auto& c : cs)
+    if (!c.dir.empty()) removeFloorContainer(lab, &c);
+  return st;
 }
 
 bool removeLab(Lab* lab) {

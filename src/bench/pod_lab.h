@@ -81,12 +81,16 @@ Status enterLab(Lab* lab);
 void leaveLab(Lab* lab);
 // Packs busybox's tools as kImage into DATA/agent/images; how long it took in *ms.
 Status packImage(const Lab& lab, double* ms);
-// Times `runc run -d` (or `runc create` + `runc start`, the two calls the
-// agent's shim makes) of `runs` fresh containers of `rootfs` (an overlay
-// each, `sleep 3600`, the lab's network namespace, a cgroup under the lab's
-// root); only the runc calls are timed. Each container goes right after.
-Status measureFloor(const Lab& lab, const runtime::Rootfs& rootfs, int runs, bool create_start,
-                    Interrupts& interrupts, std::vector<double>* out);
+// Times `runc run -d` (the call the agent's shim makes) of `runs` fresh
+// containers of `rootfs` one after another (an overlay each, `sleep 3600`,
+// the lab's network namespace, a cgroup under the lab's root); only the runc
+// calls are timed. Each container goes right after.
+Status measureFloor(const Lab& lab, const runtime::Rootfs& rootfs, int runs, Interrupts& interrupts,
+                    std::vector<double>* out);
+// The same for n containers at once (the floor for n pods created at once):
+// each call timed from their common start, *all_ms until the last returned.
+Status measureFloorAtOnce(const Lab& lab, const runtime::Rootfs& rootfs, int n,
+                          Interrupts& interrupts, std::vector<double>* out, double* all_ms);
 // Removes what the lab holds, in dependency order, whatever part of it
 // exists: containers left in either runc root (the agent leaves them when it
 // stops) and their shims, the lab's network namespace (left first, then
