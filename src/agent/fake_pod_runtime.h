@@ -36,6 +36,11 @@ class FakeRuntime : public PodRuntime {
     sandbox_uids.erase(api::uid(pod));
     return okStatus();
   }
+  Status releaseNetwork(const api::Object& pod) override {
+    std::lock_guard lock(mu);
+    released.insert(api::uid(pod));
+    return okStatus();
+  }
   Result<RuntimeContainer> startContainer(const api::Object& pod, const api::Object& c, int attempt,
                                           const std::string&) override {
     std::lock_guard lock(mu);
@@ -99,6 +104,7 @@ class FakeRuntime : public PodRuntime {
   std::vector<RuntimeContainer> all;
   std::map<std::string, std::string> uid_of;  // container id -> pod uid
   std::set<std::string> sandbox_uids;
+  std::set<std::string> released;  // pods whose network went back
   int sandboxes = 0, destroyed = 0;
   bool fail_sandbox = false;
   std::chrono::milliseconds last_grace{0};

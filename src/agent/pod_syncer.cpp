@@ -280,6 +280,18 @@ SyncOutcome PodSyncer::sync(const api::Object& pod) {
   std::string phase = podPhase(pod, &init_statuses, &statuses, deleting);
   if (was_terminal) phase = old_phase;  // no way out of a terminal phase
   status["phase"] = phase;
+  // A finished pod gives its network back, as the kubelet stops its
+  // sandbox; its exited containers and their logs stay until it is deleted.
+  if (!deleting && (phase == "Succeeded" || phase == "Failed") && out.running.empty()) {
+    Status released = runtime_.releaseNetwork(pod);
+    if (!released.ok()) {
+      BERTH_LOG(kWarning, "agent")
+          << "releasing the network of a finished pod failed pod=" << pod_desc
+          << " error=" << released.error().message;
+      auto at = now + std::chrono::seconds(10);
+      if (!out.resync_at || at < *out.resync_at) out.resync_at = at;
+    }
+  }
   status["hostIP"] = node_ip_;
   status["hostIPs"] = json::array{json::object{{"ip", node_ip_}}};
   out.pod_ip = pod_ip;

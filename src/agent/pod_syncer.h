@@ -44,6 +44,9 @@ class PodRuntime {
   // The pod's sandbox (created when missing); its IP.
   virtual Result<std::string> ensureSandbox(const api::Object& pod) = 0;
   virtual Status destroySandbox(const api::Object& pod) = 0;
+  // A pod that finished (Succeeded, Failed) gives its network back; its
+  // exited containers and their logs stay. Safe to repeat.
+  virtual Status releaseNetwork(const api::Object& pod) = 0;
   virtual Result<RuntimeContainer> startContainer(const api::Object& pod,
                                                   const api::Object& container, int attempt,
                                                   const std::string& pod_ip) = 0;

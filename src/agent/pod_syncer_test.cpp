@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <mutex>
+#include <set>
 
 #include "agent/fake_pod_runtime.h"
 #include "api/kinds/access.h"
@@ -93,6 +94,21 @@ TEST_F(PodSyncerTest, RestartPoliciesEndInTerminalPhases) {
   auto done = syncer_.sync(on_failure);
   EXPECT_EQ(phase(done), "Succeeded");
   EXPECT_EQ(strAt(cstatus(done), {"state", "terminated", "reason"}), "Completed");
+  EXPECT_EQ(runtime_.all.size(), 1u);
+}
+
+TEST_F(PodSyncerTest, AFinishedPodGivesItsNetworkBackAndKeepsItsIp) {
+  api::Object p = pod("Never");
+  apply(p, syncer_.sync(p));
+  EXPECT_TRUE(runtime_.released.empty());  // running: the network stays
+  runtime_.exit("c-0", 0);
+  auto done = syncer_.sync(p);
+  EXPECT_EQ(phase(done), "Succeeded");
+  EXPECT_EQ(runtime_.released, std::set<std::string>{"u1"});
+  EXPECT_EQ(runtime_.destroyed, 0);  // the exited container and its log stay
+  apply(p, done);
+  auto later = syncer_.sync(p);
+  EXPECT_EQ(strAt(later.status, {"podIP"}), "10.244.1.7");  // still reported
   EXPECT_EQ(runtime_.all.size(), 1u);
 }
 

@@ -193,6 +193,12 @@ Status RealPodRuntime::destroySandbox(const api::Object& pod) {
   return agent::destroySandbox(options_.sandbox, *sandbox);
 }
 
+Status RealPodRuntime::releaseNetwork(const api::Object& pod) {
+  auto sandbox = loadSandbox(options_.sandbox, api::uid(pod));
+  if (!sandbox.ok()) return okStatus();
+  return agent::releaseNetwork(options_.sandbox, &*sandbox);
+}
+
 Result<RuntimeContainer> RealPodRuntime::startContainer(const api::Object& pod,
                                                         const api::Object& container, int attempt,
                                                         const std::string& pod_ip) {

@@ -46,6 +46,7 @@ class RealPodRuntime : public PodRuntime {
 
   Result<std::string> ensureSandbox(const api::Object& pod) override;
   Status destroySandbox(const api::Object& pod) override;
+  Status releaseNetwork(const api::Object& pod) override;
   Result<RuntimeContainer> startContainer(const api::Object& pod, const api::Object& container,
                                           int attempt, const std::string& pod_ip) override;
   std::vector<RuntimeContainer> containers(const std::string& pod_uid) override;

@@ -175,6 +175,15 @@ Result<Sandbox> ensureSandbox(const SandboxOptions& o, const api::Object& pod) {
   return s;
 }
 
+Status releaseNetwork(const SandboxOptions& o, Sandbox* s) {
+  if (s->netns.empty()) return okStatus();
+  BERTH_RETURN_IF_ERROR(
+      runCni(o, [&]() -> Status { return network::cniDel(o.cni, s->uid, s->netns); }));
+  BERTH_RETURN_IF_ERROR(network::deleteNetns(s->netns));
+  s->netns.clear();
+  return writeFileAtomic(s->dir + "/sandbox.json", json::serialize(toJson(*s)));
+}
+
 Status destroySandbox(const SandboxOptions& o, const Sandbox& s) {
   Status result = okStatus();
   if (!s.netns.empty()) {

@@ -54,6 +54,12 @@ Result<Sandbox> ensureSandbox(const SandboxOptions& options, const api::Object& 
 // Tears a sandbox down: CNI DEL, namespaces and shm unmounted, the pod
 // directory removed. Safe to repeat.
 Status destroySandbox(const SandboxOptions& options, const Sandbox& sandbox);
+// Gives a finished pod's network back (CNI DEL, the namespace removed, as
+// the kubelet stops the sandbox of a pod that reached Succeeded or Failed)
+// and keeps the rest: its containers' logs stay readable until the pod is
+// deleted. The record keeps the IP (the pod's status still shows it).
+// Safe to repeat; nothing to do for a hostNetwork pod.
+Status releaseNetwork(const SandboxOptions& options, Sandbox* sandbox);
 // The sandbox recorded for a pod uid, if any (adoption after a restart).
 Result<Sandbox> loadSandbox(const SandboxOptions& options, const std::string& uid);
 

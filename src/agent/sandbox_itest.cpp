@@ -328,5 +328,56 @@ TEST_F(PodItest, PodSyncerRunsRestartsAndTearsDownARealPod) {
   sandbox_.reset();
 }
 
+TEST_F(PodItest, AFinishedPodGivesItsAddressBackAndKeepsItsLog) {
+  RealPodRuntimeOptions o;
+  o.sandbox = options_;
+  o.cgroup_root = cgroup_root_;
+  o.memory_capacity = 8ll << 30;
+  o.config_maps = o.secrets = [](const std::string&,
+                                 const std::string&) -> Result<std::shared_ptr<const api::Object>> {
+    return std::shared_ptr<const api::Object>();
+  };
+  RealPodRuntime runtime(o, *images_, *manager_, RealClock::instance());
+  PodSyncer syncer(runtime, RealClock::instance(), "10.199.0.2");
+  api::Object pod = json::parse(R"({
+    "metadata": {"name": "job", "namespace": "itest", "uid": "uid-done"},
+    "spec": {"restartPolicy": "Never",
+      "containers": [{"name": "main", "image": "itest/busybox:1",
+                      "command": ["/bin/sh", "-c", "echo done"]}]}})")
+                        .as_object();
+  auto first = syncer.sync(pod);
+  pod["status"] = first.status;
+  sandbox_ = loadSandbox(options_, "uid-done").value();
+  const std::string ip = api::strAt(first.status, {"podIP"});
+  ASSERT_EQ(ip.rfind("10.199.8.", 0), 0u);
+  auto allocated = [&] {
+    for (auto& e : fs::recursive_directory_iterator(options_.cni.data_dir))
+      if (e.path().filename().string() == ip) return true;
+    return false;
+  };
+  EXPECT_TRUE(allocated());
+  for (int i = 0; i < 500 && runtime.containers("uid-done").at(0).state.running; ++i)
+    std::this_thread::sleep_for(milliseconds(20));
+  auto done = syncer.sync(pod);
+  EXPECT_EQ(api::strAt(done.status, {"phase"}), "Succeeded");
+  EXPECT_EQ(api::strAt(done.status, {"podIP"}), ip);
+  EXPECT_FALSE(allocated());  // the address is free for the next pod
+  EXPECT_FALSE(fs::exists(sandbox_->netns));
+  std::string log;
+  ASSERT_TRUE(runtime::readCriLog(
+                  sandbox_->dir + "/logs/main/0.log", {},
+                  [&](std::string_view c) {
+                    log.append(c);
+                    return true;
+                  },
+                  nullptr)
+                  .ok());
+  EXPECT_EQ(log, "done\n");
+  pod["metadata"].as_object()["deletionTimestamp"] = "2026-01-01T00:00:00Z";
+  EXPECT_TRUE(syncer.sync(pod).terminated);
+  EXPECT_FALSE(fs::exists(sandbox_->dir));
+  sandbox_.reset();
+}
+
 }  // namespace
 }  // namespace berth::agent

@@ -107,6 +107,35 @@ assert_eq "$(printf 'line 4\nline 5')" "$OUT" "the last two lines"
 run_ok "kubectl logs --limit-bytes=6" kubectl logs counter --limit-bytes=6
 assert_eq "line 1" "$OUT" "the first six bytes"
 assert_fails_with nonzero 'container nope is not valid for pod counter' kubectl logs counter -c nope
+# Finished, it gives its address back (as the kubelet stops the sandbox of
+# a Succeeded pod) and keeps its log until it is deleted.
+counter_done() { [[ $(jsonpath pod/counter '{.status.phase}') == Succeeded ]]; }
+wait_for 30 "the counter Succeeded" counter_done
+counter_ip=$(jsonpath pod/counter '{.status.podIP}')
+assert_match "$counter_ip" '^10\.123\.1\.[0-9]+$' "a finished pod still reports its IP"
+address_free() { [[ -z $(find "$E2E_DATA_DIR/agent/cni" -name "$counter_ip" 2>/dev/null) ]]; }
+wait_for 10 "the finished pod's address is free again" address_free
+run_ok "kubectl logs of the finished pod" kubectl logs counter
+assert_eq "line 5" "$(tail -1 <<<"$OUT")" "its log stays"
+
+# ---- a hostNetwork pod: the node's address and network ----------------------
+cat >"$E2E_TMP/hostnet.yaml" <<'Y'
+apiVersion: v1
+kind: Pod
+metadata: {name: hostnet}
+spec:
+  hostNetwork: true
+  containers:
+  - name: main
+    image: e2e/busybox:1
+    imagePullPolicy: Never
+    command: ["httpd", "-f", "-p", "18080", "-h", "/www"]
+Y
+run_ok "create a hostNetwork pod" kubectl apply -f "$E2E_TMP/hostnet.yaml"
+wait_for 30 "the hostNetwork pod runs" running hostnet
+assert_eq "$E2E_LAB_NODE_IP" "$(jsonpath pod/hostnet '{.status.podIP}')" "its pod IP is the node's"
+run lab curl -sS --max-time 5 "http://$E2E_LAB_NODE_IP:18080/index.html"
+assert_eq "hello from berth" "$OUT" "it answers on the node's address ($ERR)"
 
 # ---- a failing liveness probe restarts the container ---------------------
 cat >"$E2E_TMP/live.yaml" <<'Y'
@@ -268,7 +297,7 @@ assert_eq "stopping" "$(cat "$E2E_TMP/hooks/prestop" 2>/dev/null)" "preStop ran 
 
 # ---- cleanup through the API ---------------------------------------------
 run_ok "delete the Deployment" kubectl delete deployment web
-run_ok "delete the pods" kubectl delete pod crash live unready oom cfg counter --timeout=60s
+run_ok "delete the pods" kubectl delete pod crash live unready oom cfg counter hostnet --timeout=60s
 gone() { [[ -z $(kubectl get pods -o name 2>/dev/null) ]]; }
 wait_for 60 "every pod is gone" gone
 left=$(ls "$E2E_DATA_DIR/agent/runtime/containers" 2>/dev/null | wc -l)
