@@ -130,6 +130,16 @@ int runServer(const std::vector<std::string>& args) {
 
 }  // namespace
 
+// jemalloc's options (read at its start). Without a background thread it
+// returns freed memory to the system only while the process keeps
+// allocating, so an idle server kept what its busiest minute freed (30 MiB
+// after 100 pods came and went); the thread purges it after the decay time.
+extern "C" {
+#if defined(BERTH_JEMALLOC)
+const char* malloc_conf = "background_thread:true";
+#endif
+}
+
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) return usage();
