@@ -57,18 +57,24 @@ struct Options {
   double idle_s = 10;
   std::vector<std::string> server_flags;
   std::string keep_log;  // copy the agent server's log here
+  // The agent as a process of its own (server --disable-agent + berth
+  // agent), so that its idle figures are its own.
+  bool agent_process = false;
 };
 
 int usage() {
   std::fprintf(stderr,
                "usage: berth bench pods [--counts 1,10,100] [--floor-runs 10] [--timeout SECONDS]\n"
                "                        [--idle SECONDS] [--server-flag F]... [--keep-log FILE]\n"
+               "                        [--agent-process]\n"
                "  As root: a lab network namespace, a busybox image, `berth server` with its\n"
                "  agent inside the lab; for each N, N pods created at once, each timed from its\n"
                "  create call to Running+Ready seen through a watch, next to `runc run -d` of\n"
                "  the same rootfs for N containers at once (the floor); then the server's idle\n"
-               "  RSS and CPU against a\n"
-               "  --disable-agent server. Everything is removed at the end, also on SIGINT.\n");
+               "  RSS and CPU against a --disable-agent server (--agent-process: the agent\n"
+               "  runs as `berth agent` beside a --disable-agent server, and its own figures\n"
+               "  are reported).\n"
+               "  Everything is removed at the end, also on SIGINT.\n");
   return 2;
 }
 
@@ -86,50 +92,47 @@ class AgentServer {
     char buf[4096];
     ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
     if (n <= 0) return makeError(ErrorCode::kInternal, "readlink /proc/self/exe failed");
-    std::string self(buf, static_cast<size_t>(n));
+    self_.assign(buf, static_cast<size_t>(n));
     log_path_ = lab.dir + "/server.log";
-    std::vector<std::string> args = {kNsenter,
-                                     "--net=/run/netns/" + lab.netns,
-                                     self,
+    std::vector<std::string> args = {self_,
                                      "server",
                                      "--data-dir",
                                      lab.data_dir,
                                      "--listen",
                                      "127.0.0.1:" + std::to_string(kApiPort),
                                      "--advertise-address",
-                                     kNodeIp,
-                                     "--node-ip",
-                                     kNodeIp,
-                                     "--node-name",
-                                     kNodeName,
-                                     "--pod-cidr",
-                                     kPodCidr,
-                                     "--cgroup-root",
-                                     lab.cgroup_root};
-    args.insert(args.end(), opt.server_flags.begin(), opt.server_flags.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t parent = ::getpid();
-    t0_ = SteadyClock::now();
-    // Forked by the main thread, which outlives it: PR_SET_PDEATHSIG fires
-    // when the forking thread ends. Only async-signal-safe calls follow.
-    pid_t pid = ::fork();
-    if (pid < 0) return makeError(ErrorCode::kInternal, "fork failed");
-    if (pid == 0) {
-      ::setpgid(0, 0);
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (::getppid() != parent) ::_exit(1);
-      int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-        ::close(fd);
-      }
-      ::execv(kNsenter, argv.data());
-      ::_exit(127);
+                                     kNodeIp};
+    if (opt.agent_process) {
+      args.push_back("--disable-agent");
+    } else {
+      std::vector<std::string> node = nodeFlags(lab);
+      args.insert(args.end(), node.begin(), node.end());
     }
-    pid_ = pid;
+    args.insert(args.end(), opt.server_flags.begin(), opt.server_flags.end());
+    t0_ = SteadyClock::now();
+    BERTH_ASSIGN_OR_RETURN(pid_, spawnInLab(lab, args, log_path_));
+    return okStatus();
+  }
+
+  // --agent-process: `berth agent` for the lab's node, once the server is
+  // ready (it joins with the node token the server wrote).
+  Status startAgent(const Lab& lab, const Options& opt) {
+    agent_log_path_ = lab.dir + "/agent.log";
+    std::vector<std::string> args = {self_,
+                                     "agent",
+                                     "--server",
+                                     "https://127.0.0.1:" + std::to_string(kApiPort),
+                                     "--token-file",
+                                     lab.data_dir + "/node-token",
+                                     "--ca-file",
+                                     lab.data_dir + "/pki/ca.crt",
+                                     "--agent-data-dir",
+                                     lab.data_dir + "/agent"};
+    std::vector<std::string> node = nodeFlags(lab);
+    args.insert(args.end(), node.begin(), node.end());
+    for (const auto& f : opt.server_flags)
+      if (f == "-v") args.push_back(f);
+    BERTH_ASSIGN_OR_RETURN(agent_pid_, spawnInLab(lab, args, agent_log_path_));
     return okStatus();
   }
 
@@ -168,36 +171,84 @@ class AgentServer {
     return makeError(ErrorCode::kTimeout, "server not ready: " + last + "\n" + logTail());
   }
 
-  bool alive() {
-    if (pid_ <= 0) return false;
-    int wstatus = 0;
-    if (::waitpid(pid_, &wstatus, WNOHANG) == pid_) {
-      pid_ = -1;
-      return false;
-    }
-    return true;
-  }
+  // The server (and the agent process, when there is one) still runs.
+  bool alive() { return running(&pid_) && (agent_log_path_.empty() || running(&agent_pid_)); }
   // SIGTERM (the agent stops, leaving containers to the cleanup), SIGKILL
-  // after 10 s; only this pid.
+  // after 10 s; only these pids.
   void stop() {
+    if (agent_pid_ > 0) stopChild(agent_pid_, std::chrono::seconds(10));
+    agent_pid_ = -1;
     if (pid_ > 0) stopChild(pid_, std::chrono::seconds(10));
     pid_ = -1;
   }
   std::string logTail() const {
-    std::string log = readWholeFile(log_path_);
-    return log.substr(log.size() > 3000 ? log.size() - 3000 : 0);
+    std::string out;
+    for (const std::string* path : {&log_path_, &agent_log_path_}) {
+      if (path->empty()) continue;
+      std::string log = readWholeFile(*path);
+      out += log.substr(log.size() > 3000 ? log.size() - 3000 : 0);
+    }
+    return out;
   }
 
   pid_t pid() const { return pid_; }
+  pid_t agentPid() const { return agent_pid_; }
+  const std::string& agentLogPath() const { return agent_log_path_; }
   const std::string& token() const { return token_; }
   const std::string& caPem() const { return ca_pem_; }
   const std::string& logPath() const { return log_path_; }
   double readyMs() const { return ready_ms_; }
 
  private:
+  static std::vector<std::string> nodeFlags(const Lab& lab) {
+    return {"--node-ip",  kNodeIp,  "--node-name",   kNodeName,
+            "--pod-cidr", kPodCidr, "--cgroup-root", lab.cgroup_root};
+  }
+  static bool running(pid_t* pid) {
+    if (*pid <= 0) return false;
+    int wstatus = 0;
+    if (::waitpid(*pid, &wstatus, WNOHANG) == *pid) {
+      *pid = -1;
+      return false;
+    }
+    return true;
+  }
+  // `args` run inside the lab's network namespace (through nsenter), output
+  // to `log_path`, in a process group of their own, ended when this
+  // (main) thread ends. Forked by the main thread, which outlives it:
+  // PR_SET_PDEATHSIG fires when the forking thread ends. Only
+  // async-signal-safe calls follow the fork.
+  static Result<pid_t> spawnInLab(const Lab& lab, std::vector<std::string> args,
+                                  const std::string& log_path) {
+    args.insert(args.begin(), {kNsenter, "--net=/run/netns/" + lab.netns});
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0) return makeError(ErrorCode::kInternal, "fork failed");
+    if (pid == 0) {
+      ::setpgid(0, 0);
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != parent) ::_exit(1);
+      int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (fd >= 0) {
+        ::dup2(fd, 1);
+        ::dup2(fd, 2);
+        ::close(fd);
+      }
+      ::execv(kNsenter, argv.data());
+      ::_exit(127);
+    }
+    return pid;
+  }
+
+  std::string self_;
   pid_t pid_ = -1;
+  pid_t agent_pid_ = -1;
   TimePoint t0_;
   std::string log_path_;
+  std::string agent_log_path_;
   std::string token_;
   std::string ca_pem_;
   double ready_ms_ = 0;
@@ -460,20 +511,40 @@ int readThreads(pid_t pid) {
   return -1;
 }
 
-// VmRSS and threads at the end, and CPU over a window, of a process left
-// alone.
-IdleFigures measureIdle(pid_t pid, double settle_s, double window_s, Interrupts& interrupts) {
-  IdleFigures f;
-  if (!interrupts.sleepFor(std::chrono::duration<double>(settle_s))) return f;
-  double cpu0 = cpuSeconds(pid);
+// The idle figures of each of `pids` left alone: VmRSS, private memory and
+// threads at the end, CPU over the same window.
+std::vector<IdleFigures> measureIdle(const std::vector<pid_t>& pids, double settle_s,
+                                     double window_s, Interrupts& interrupts) {
+  std::vector<IdleFigures> out(pids.size());
+  if (!interrupts.sleepFor(std::chrono::duration<double>(settle_s))) return out;
+  std::vector<double> cpu0;
+  for (pid_t pid : pids) cpu0.push_back(cpuSeconds(pid));
   auto t0 = SteadyClock::now();
-  if (!interrupts.sleepFor(std::chrono::duration<double>(window_s))) return f;
-  double cpu1 = cpuSeconds(pid);
-  f.window_s = secondsSince(t0);
-  f.rss_kib = readRssKib(pid);
-  f.threads = readThreads(pid);
-  if (cpu0 >= 0 && cpu1 >= 0 && f.window_s > 0) f.cpu_percent = 100.0 * (cpu1 - cpu0) / f.window_s;
-  return f;
+  if (!interrupts.sleepFor(std::chrono::duration<double>(window_s))) return out;
+  for (size_t i = 0; i < pids.size(); ++i) {
+    IdleFigures& f = out[i];
+    double cpu1 = cpuSeconds(pids[i]);
+    f.window_s = secondsSince(t0);
+    f.rss_kib = readRssKib(pids[i]);
+    f.threads = readThreads(pids[i]);
+    f.private_kib = readPrivateKib(pids[i]);
+    if (cpu0[i] >= 0 && cpu1 >= 0 && f.window_s > 0)
+      f.cpu_percent = 100.0 * (cpu1 - cpu0[i]) / f.window_s;
+  }
+  return out;
+}
+
+// The idle figures of the server with the agent: in one process, or the
+// agent's own and the server's (--agent-process).
+void measureIdle(AgentServer& server, const Options& opt, Interrupts& interrupts,
+                 IdleFigures* agent, IdleFigures* server_only) {
+  if (!opt.agent_process) {
+    *agent = measureIdle({server.pid()}, opt.idle_s, opt.idle_s, interrupts)[0];
+    return;
+  }
+  auto both = measureIdle({server.agentPid(), server.pid()}, opt.idle_s, opt.idle_s, interrupts);
+  *agent = both[0];
+  *server_only = both[1];
 }
 
 // Deletes whatever pods are left in the bench namespace with grace 0 and
@@ -506,6 +577,11 @@ void tearDown(Lab* lab, AgentServer* server, client::RemoteClient* api, Interrup
               const Options& opt) {
   if (api && server->alive() && interrupts.count() < 2)
     (void)deleteLeftoverPods(*api, interrupts, 30);
+  if (!opt.keep_log.empty() && !server->agentLogPath().empty()) {
+    std::error_code ec;
+    fs::copy_file(server->agentLogPath(), opt.keep_log + ".agent",
+                  fs::copy_options::overwrite_existing, ec);
+  }
   if (!opt.keep_log.empty() && !server->logPath().empty()) {
     std::error_code ec;
     fs::copy_file(server->logPath(), opt.keep_log, fs::copy_options::overwrite_existing, ec);
@@ -568,6 +644,8 @@ Status measure(const Options& opt, Lab* lab, AgentServer* server,
 
   BERTH_RETURN_IF_ERROR(server->start(*lab, opt));
   BERTH_RETURN_IF_ERROR(server->waitReady(*lab, interrupts, 60));
+  report->agent_process = opt.agent_process;
+  if (opt.agent_process) BERTH_RETURN_IF_ERROR(server->startAgent(*lab, opt));
   client::RemoteClientOptions ro;
   ro.server = "https://127.0.0.1:" + std::to_string(kApiPort);
   ro.ca_pem = server->caPem();
@@ -594,7 +672,7 @@ Status measure(const Options& opt, Lab* lab, AgentServer* server,
               mib(readRssKib(server->pid())).c_str());
   std::printf("idle before pods: %.0f s to settle, then CPU over %.0f s\n", opt.idle_s, opt.idle_s);
   std::fflush(stdout);
-  report->before_pods = measureIdle(server->pid(), opt.idle_s, opt.idle_s, interrupts);
+  measureIdle(*server, opt, interrupts, &report->before_pods, &report->server_before_pods);
   if (interrupts.interrupted()) return makeError(ErrorCode::kUnavailable, "interrupted");
 
   BERTH_RETURN_IF_ERROR(c.create(client::kind("", "Namespace"),
@@ -636,19 +714,22 @@ Status measure(const Options& opt, Lab* lab, AgentServer* server,
     std::printf("idle after the pods: %.0f s to settle, then CPU over %.0f s\n", opt.idle_s,
                 opt.idle_s);
     std::fflush(stdout);
-    report->after_pods = measureIdle(server->pid(), opt.idle_s, opt.idle_s, interrupts);
+    measureIdle(*server, opt, interrupts, &report->after_pods, &report->server_after_pods);
   }
   // The server with the agent goes before the comparison starts.
   api->reset();
   server->stop();
   if (interrupts.interrupted()) return makeError(ErrorCode::kUnavailable, "interrupted");
 
+  // With the agent in a process of its own its figures are its own; there
+  // is nothing to subtract.
+  if (opt.agent_process) return rounds;
   auto plain = BenchServer::start(false);
   if (!plain.ok()) return plain.error();
   std::printf("server --disable-agent: ready in %.0f ms; %.0f s to settle, CPU over %.0f s\n",
               (*plain)->readyMs(), opt.idle_s, opt.idle_s);
   std::fflush(stdout);
-  report->without_agent = measureIdle((*plain)->pid(), opt.idle_s, opt.idle_s, interrupts);
+  report->without_agent = measureIdle({(*plain)->pid()}, opt.idle_s, opt.idle_s, interrupts)[0];
   (*plain)->stop();
   if (interrupts.interrupted()) return makeError(ErrorCode::kUnavailable, "interrupted");
   return rounds;
@@ -692,6 +773,8 @@ int runPodBench(const std::vector<std::string>& args) {
       opt.server_flags.push_back(args[++i]);
     } else if (args[i] == "--keep-log" && i + 1 < args.size()) {
       opt.keep_log = args[++i];
+    } else if (args[i] == "--agent-process") {
+      opt.agent_process = true;
     } else {
       return usage();
     }

@@ -70,6 +70,7 @@ struct IdleFigures {
   double cpu_percent = -1;  // (utime + stime) over the window, % of one core
   double window_s = 0;
   int threads = -1;  // Threads: at the end of the window
+  long private_kib = -1;  // private (unshared) memory at the end of the window
 };
 
 struct PodBenchReport {
@@ -84,6 +85,11 @@ struct PodBenchReport {
   IdleFigures before_pods;    // server+agent, node Ready, no pod yet
   IdleFigures after_pods;     // server+agent once every round's pods went
   IdleFigures without_agent;  // a fresh server with --disable-agent
+  // --agent-process: the agent ran as a process of its own (berth agent);
+  // before_pods / after_pods are then the agent's own figures, these the
+  // server's (without_agent is not measured).
+  bool agent_process = false;
+  IdleFigures server_before_pods, server_after_pods;
   std::string idle_note;      // e.g. pods a stopped round left, deleted first
 };
 
@@ -145,6 +151,13 @@ inline double agentCpuPercent(const IdleFigures& with, const IdleFigures& withou
   return std::max(0.0, with.cpu_percent - without.cpu_percent);
 }
 
+// The agent's idle RSS and CPU in a figure: its own process's, or its share.
+inline long agentRss(const PodBenchReport& r, const IdleFigures& f) {
+  return r.agent_process ? f.rss_kib : agentRssKib(f, r.without_agent);
+}
+inline double agentCpu(const PodBenchReport& r, const IdleFigures& f) {
+  return r.agent_process ? f.cpu_percent : agentCpuPercent(f, r.without_agent);
+}
 // What the idle targets are judged on: the server+agent after the pods
 // went, or before any pod when the rounds left pods behind.
 inline const IdleFigures& judgedIdle(const PodBenchReport& r, const char** label) {
@@ -209,20 +222,29 @@ inline std::string formatTables(const PodBenchReport& r) {
 
   appendf(&out, "\nidle: VmRSS, and utime+stime over the window as %% of one core%s%s\n",
           r.idle_note.empty() ? "" : "; ", r.idle_note.c_str());
-  appendf(&out, "  %-38s %12s %10s %8s\n", "", "RSS", "CPU", "threads");
+  appendf(&out, "  %-38s %12s %10s %8s %12s\n", "", "RSS", "CPU", "threads", "private");
   auto row = [&](const char* what, const IdleFigures& f) {
-    appendf(&out, "  %-38s %12s %10s %8s\n", what, report_detail::mibText(f.rss_kib).c_str(),
+    appendf(&out, "  %-38s %12s %10s %8s %12s\n", what, report_detail::mibText(f.rss_kib).c_str(),
             report_detail::cpuText(f.cpu_percent).c_str(),
-            f.threads < 0 ? "n/a" : std::to_string(f.threads).c_str());
+            f.threads < 0 ? "n/a" : std::to_string(f.threads).c_str(),
+            report_detail::mibText(f.private_kib).c_str());
   };
-  row("server+agent, node Ready, before pods", r.before_pods);
-  row("server+agent, after the pods", r.after_pods);
-  row("server --disable-agent (fresh)", r.without_agent);
+  if (r.agent_process) {
+    row("server, node Ready, before pods", r.server_before_pods);
+    row("server, after the pods", r.server_after_pods);
+  } else {
+    row("server+agent, node Ready, before pods", r.before_pods);
+    row("server+agent, after the pods", r.after_pods);
+    row("server --disable-agent (fresh)", r.without_agent);
+  }
   auto share = [&](const char* what, const IdleFigures& with, bool judged) {
-    long kib = agentRssKib(with, r.without_agent);
-    double cpu = agentCpuPercent(with, r.without_agent);
+    long kib = agentRss(r, with);
+    double cpu = agentCpu(r, with);
     appendf(&out, "  %-38s %12s %10s", what, report_detail::mibText(kib).c_str(),
             report_detail::cpuText(cpu).c_str());
+    if (r.agent_process)
+      appendf(&out, " %8s %12s", with.threads < 0 ? "n/a" : std::to_string(with.threads).c_str(),
+              report_detail::mibText(with.private_kib).c_str());
     if (judged)
       appendf(&out, "            (targets: RSS <= 20 MB %s, CPU < 1 %% %s)",
               kib < 0 ? "n/a" : verdict(kib <= kTargetAgentRssKib),
@@ -231,8 +253,10 @@ inline std::string formatTables(const PodBenchReport& r) {
   };
   const char* judged_label = nullptr;
   const IdleFigures* judged = &judgedIdle(r, &judged_label);
-  share("agent's share before pods", r.before_pods, judged == &r.before_pods);
-  share("agent's share after the pods", r.after_pods, judged == &r.after_pods);
+  share(r.agent_process ? "agent process, before pods" : "agent's share before pods", r.before_pods,
+        judged == &r.before_pods);
+  share(r.agent_process ? "agent process, after the pods" : "agent's share after the pods",
+        r.after_pods, judged == &r.after_pods);
   return out;
 }
 
@@ -266,10 +290,19 @@ inline std::string summaryLine(const PodBenchReport& r) {
   appendf(&out, "; targets p50<=150 p99<=500 ms %s", verdict(all_met));
   const char* label = nullptr;
   const IdleFigures& idle = judgedIdle(r, &label);
-  appendf(&out, "; agent idle RSS %s CPU %s %s (server+agent %s)",
-          report_detail::mibText(agentRssKib(idle, r.without_agent)).c_str(),
-          report_detail::cpuText(agentCpuPercent(idle, r.without_agent)).c_str(), label,
-          report_detail::mibText(idle.rss_kib).c_str());
+  if (r.agent_process) {
+    const IdleFigures& server = &idle == &r.after_pods ? r.server_after_pods : r.server_before_pods;
+    appendf(&out, "; agent process idle RSS %s (private %s) CPU %s %s (server %s)",
+            report_detail::mibText(idle.rss_kib).c_str(),
+            report_detail::mibText(idle.private_kib).c_str(),
+            report_detail::cpuText(idle.cpu_percent).c_str(), label,
+            report_detail::mibText(server.rss_kib).c_str());
+  } else {
+    appendf(&out, "; agent idle RSS %s CPU %s %s (server+agent %s)",
+            report_detail::mibText(agentRssKib(idle, r.without_agent)).c_str(),
+            report_detail::cpuText(agentCpuPercent(idle, r.without_agent)).c_str(), label,
+            report_detail::mibText(idle.rss_kib).c_str());
+  }
   return out;
 }
 

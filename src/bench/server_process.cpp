@@ -135,6 +135,17 @@ long readRssKib(pid_t pid) {
   return -1;
 }
 
+long readPrivateKib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  std::string line;
+  long kib = -1;
+  while (std::getline(in, line)) {
+    if (line.rfind("Private_Clean:", 0) == 0 || line.rfind("Private_Dirty:", 0) == 0)
+      kib = std::max(kib, 0L) + std::strtol(line.c_str() + line.find(':') + 1, nullptr, 10);
+  }
+  return kib;
+}
+
 Result<std::unique_ptr<BenchServer>> BenchServer::start(bool in_process,
                                                         const std::vector<std::string>& server_flags) {
   std::unique_ptr<BenchServer> s(new BenchServer());

@@ -67,6 +67,10 @@ std::string readWholeFile(const std::string& path);
 // it is missing or only partly there.
 std::string readToken(const std::string& path);
 
+// Private_Clean + Private_Dirty of /proc/<pid>/smaps_rollup: the memory no
+// other process shares (RSS also counts the binary's and libraries' pages
+// other processes map too); -1 when unreadable.
+long readPrivateKib(pid_t pid);
 long readRssKib(pid_t pid);
 // User + system CPU seconds of a process so far, -1 when unreadable.
 double cpuSeconds(pid_t pid);

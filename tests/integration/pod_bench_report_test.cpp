@@ -130,6 +130,33 @@ TEST(PodBenchReport, TablesCarryTheFigures) {
       << t;
 }
 
+TEST(PodBenchReport, AnAgentProcessIsJudgedOnItsOwnFigures) {
+  PodBenchReport r = sample();
+  r.agent_process = true;
+  r.without_agent = {};
+  r.server_before_pods = {30 * 1024, 0.1, 10, 150, 20 * 1024};
+  r.server_after_pods = {45 * 1024, 0.1, 10, 150, 35 * 1024};
+  r.before_pods = {19 * 1024, 0.0, 10, 30, 5 * 1024};
+  r.after_pods = {22 * 1024, 0.2, 10, 33, 8 * 1024};
+  std::string t = formatTables(r);
+  EXPECT_EQ(t.find("server --disable-agent"), std::string::npos) << t;
+  EXPECT_NE(
+      t.find(
+          "server, after the pods                     45.0 MiB     0.10 %      150     35.0 MiB"),
+      std::string::npos)
+      << t;
+  EXPECT_NE(
+      t.find("agent process, after the pods              22.0 MiB     0.20 %       33      8.0 MiB"
+             "            (targets: RSS <= 20 MB missed, CPU < 1 % met)"),
+      std::string::npos)
+      << t;
+  std::string s = summaryLine(r);
+  EXPECT_NE(s.find("agent process idle RSS 22.0 MiB (private 8.0 MiB) CPU 0.20 % after the pods "
+                   "(server 45.0 MiB)"),
+            std::string::npos)
+      << s;
+}
+
 TEST(PodBenchReport, SummaryLineForCompleteRounds) {
   std::string s = summaryLine(sample());
   EXPECT_EQ(s.find('\n'), std::string::npos);
