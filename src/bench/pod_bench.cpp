@@ -213,33 +213,15 @@ class AgentServer {
     }
     return true;
   }
-  // `args` run inside the lab's network namespace (through nsenter), output
-  // to `log_path`, in a process group of their own, ended when this
-  // (main) thread ends. Forked by the main thread, which outlives it:
-  // PR_SET_PDEATHSIG fires when the forking thread ends. Only
-  // async-signal-safe calls follow the fork.
+  // `args` run inside the lab's network namespace (through nsenter: `ip
+  // netns exec` would remount /sys and hide cgroups from runc), output to
+  // `log_path`, in a process group of their own. Forked by the main thread,
+  // which outlives it (PR_SET_PDEATHSIG fires when the forking thread ends).
   static Result<pid_t> spawnInLab(const Lab& lab, std::vector<std::string> args,
                                   const std::string& log_path) {
     args.insert(args.begin(), {kNsenter, "--net=/run/netns/" + lab.netns});
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t parent = ::getpid();
-    pid_t pid = ::fork();
+    pid_t pid = spawnLogged(std::move(args), log_path, /*own_group=*/true);
     if (pid < 0) return makeError(ErrorCode::kInternal, "fork failed");
-    if (pid == 0) {
-      ::setpgid(0, 0);
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (::getppid() != parent) ::_exit(1);
-      int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-        ::close(fd);
-      }
-      ::execv(kNsenter, argv.data());
-      ::_exit(127);
-    }
     return pid;
   }
 

@@ -61,15 +61,15 @@ std::string readToken(const std::string& path) {
   return t;
 }
 
-pid_t spawnSelf(const std::vector<std::string>& args, const std::string& log_path) {
-  std::vector<std::string> argv_s = {"/proc/self/exe"};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
+pid_t spawnLogged(std::vector<std::string> argv_s, const std::string& log_path, bool own_group) {
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid != 0) return pid;
+  // Only async-signal-safe calls from here on.
+  if (own_group) ::setpgid(0, 0);
   // A bench that dies (crash, kill) takes its server and agents with it.
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (::getppid() != parent) ::_exit(1);
@@ -79,8 +79,14 @@ pid_t spawnSelf(const std::vector<std::string>& args, const std::string& log_pat
     ::dup2(fd, 2);
     ::close(fd);
   }
-  ::execv("/proc/self/exe", argv.data());
+  ::execv(argv[0], argv.data());
   ::_exit(127);
+}
+
+pid_t spawnSelf(const std::vector<std::string>& args, const std::string& log_path) {
+  std::vector<std::string> argv = {"/proc/self/exe"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return spawnLogged(std::move(argv), log_path, false);
 }
 
 void stopChild(pid_t pid, std::chrono::seconds grace) {

@@ -74,8 +74,12 @@ long readPrivateKib(pid_t pid);
 long readRssKib(pid_t pid);
 // User + system CPU seconds of a process so far, -1 when unreadable.
 double cpuSeconds(pid_t pid);
-// Forks and execs this binary with `args` (e.g. {"agent", "--hollow", "10"}),
-// stdout and stderr to log_path. The child's pid, or -1.
+// Forks and execs argv (argv[0] a path), stdout and stderr to log_path,
+// ended by SIGTERM when the forking thread ends; in a process group of its
+// own with own_group (a terminal's ^C then reaches only the bench). The
+// child's pid, or -1.
+pid_t spawnLogged(std::vector<std::string> argv, const std::string& log_path, bool own_group);
+// spawnLogged of this binary with `args` (e.g. {"agent", "--hollow", "10"}).
 pid_t spawnSelf(const std::vector<std::string>& args, const std::string& log_path);
 // SIGTERM to the child, SIGKILL after `grace`; reaps it. Only this pid.
 void stopChild(pid_t pid, std::chrono::seconds grace);

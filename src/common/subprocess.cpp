@@ -43,13 +43,14 @@ Error errnoError(const std::string& what, int err) {
 }  // namespace
 
 Result<pid_t> spawnProcess(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd,
-                           char* const* envp) {
+                           char* const* envp, const std::vector<std::pair<int, int>>& extra_fds) {
   if (argv.empty()) return makeError(ErrorCode::kInvalid, "empty command");
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in_fd, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
-  posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+  if (in_fd >= 0) posix_spawn_file_actions_adddup2(&actions, in_fd, 0);
+  if (out_fd >= 0) posix_spawn_file_actions_adddup2(&actions, out_fd, 1);
+  if (err_fd >= 0) posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
+  for (const auto& [from, to] : extra_fds) posix_spawn_file_actions_adddup2(&actions, from, to);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t all, none;

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -29,12 +30,16 @@ struct SubprocessResult {
   std::string err;    // captured stderr (when not redirected)
 };
 
-// Starts argv with in_fd/out_fd/err_fd as its stdin/stdout/stderr, default
-// signal dispositions and an empty signal mask (whatever the calling thread
-// has set), and `envp` as its environment (nullptr: the caller's). Does not
-// wait; the caller reaps the pid.
+// Starts argv with in_fd/out_fd/err_fd as its stdin/stdout/stderr (-1:
+// the caller's), default signal dispositions and an empty signal mask
+// (whatever the calling thread has set), and `envp` as its environment
+// (nullptr: the caller's). `extra_fds` (from, to) become the child's fd
+// `to` besides. posix_spawn: no copy of the caller's address space, which a
+// fork of a large multithreaded process pays for. Does not wait; the caller
+// reaps the pid.
 Result<pid_t> spawnProcess(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd,
-                           char* const* envp = nullptr);
+                           char* const* envp = nullptr,
+                           const std::vector<std::pair<int, int>>& extra_fds = {});
 
 Result<SubprocessResult> runSubprocess(const std::vector<std::string>& argv,
                                        const SubprocessOptions& options = {});

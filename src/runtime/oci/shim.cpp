@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -407,28 +406,13 @@ Result<pid_t> startShim(const ShimOptions& options, const std::string& self_exe)
     }
     argv.push_back("--detach");
     for (auto& arg : shimArgs(child_options)) argv.push_back(std::move(arg));
-    std::vector<char*> cargv;
-    for (auto& arg : argv) cargv.push_back(arg.data());
-    cargv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, ready[1], kReadyFd);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t all, none;
-    sigfillset(&all);
-    sigemptyset(&none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-    int rc = ::posix_spawn(&middle, cargv[0], &actions, &attr, cargv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) {
+    auto spawned = spawnProcess(argv, -1, -1, -1, nullptr, {{ready[1], kReadyFd}});
+    if (!spawned.ok()) {
       ::close(ready[0]);
       ::close(ready[1]);
-      return makeError(ErrorCode::kInternal, "spawn " + argv[0] + ": " + std::strerror(rc));
+      return spawned.error();
     }
+    middle = *spawned;
   } else {
     middle = ::fork();
     if (middle < 0) {
