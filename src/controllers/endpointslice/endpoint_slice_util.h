@@ -1,0 +1,73 @@
+#pragma once
+
+// What a Service's EndpointSlices should hold, after upstream's
+// pkg/controller/endpointslice (reconciler.go, utils.go) and
+// pkg/api/v1/pod (FindPort): pure functions over API objects, so the
+// controller only lists, compares and writes.
+//
+// A pod is an endpoint of a Service whose selector matches it once it has
+// an IP and has not finished (terminating pods stay, with their
+// conditions: ready = publishNotReadyAddresses || (Ready && !terminating),
+// serving = Ready, terminating = being deleted). Endpoints are grouped by
+// address family and by the ports the Service's ports resolve to on the
+// pod (a named targetPort can resolve differently per pod), sorted by pod,
+// at most kMaxEndpointsPerSlice per slice; a Service with a selector and no
+// endpoints keeps one placeholder slice without endpoints.
+
+#include <string>
+#include <vector>
+
+#include "api/kind.h"
+#include "client/client.h"
+#include "common/result.h"
+
+namespace berth::controllers::endpointslice {
+
+inline constexpr char kServiceNameLabel[] = "kubernetes.io/service-name";
+inline constexpr char kManagedByLabel[] = "endpointslice.kubernetes.io/managed-by";
+inline constexpr char kControllerName[] = "endpointslice-controller.k8s.io";
+inline constexpr char kHeadlessLabel[] = "service.kubernetes.io/headless";
+inline constexpr size_t kMaxEndpointsPerSlice = 100;
+
+// ShouldPodBeInEndpoints: an IP, not Succeeded or Failed, and (unless
+// include_terminating) not being deleted.
+bool podInEndpoints(const api::Object& pod, bool include_terminating);
+
+// podutil.FindPort: the container port a Service port reaches on `pod`
+// (targetPort as a number, or the container port of that name and
+// protocol; the Service port when targetPort is unset). NotFound when a
+// named port is not on the pod.
+Result<int64_t> findPort(const api::Object& pod, const boost::json::object& service_port);
+
+// The endpoint `pod` is of `service`.
+boost::json::object podEndpoint(const api::Object& service, const api::Object& pod);
+
+struct DesiredSlice {
+  std::string address_type;  // IPv4 or IPv6
+  boost::json::array ports;
+  boost::json::array endpoints;
+};
+
+// The slices `service` should have for `pods` (the pods of its namespace
+// its selector matches).
+std::vector<DesiredSlice> desiredSlices(const api::Object& service,
+                                        const std::vector<client::ObjectPtr>& pods);
+
+// A new EndpointSlice of `service` (generateName "<service>-", the
+// Service's labels plus the controller's, owned by the Service).
+api::Object newSlice(const api::Object& service, const DesiredSlice& desired);
+
+struct SlicePlan {
+  std::vector<api::Object> create;
+  std::vector<api::Object> update;  // existing slices with their new contents
+  std::vector<std::string> remove;  // names
+};
+
+// How to get from the Service's managed slices `existing` to `desired`:
+// slices of the same address type and ports are reused in order (updated
+// only when their endpoints or labels differ), missing ones created,
+// the rest deleted.
+SlicePlan planSlices(const api::Object& service, const std::vector<DesiredSlice>& desired,
+                     const std::vector<client::ObjectPtr>& existing);
+
+}  // namespace berth::controllers::endpointslice
