@@ -13,6 +13,7 @@
 #include "controllers/daemonset/daemon_set_controller.h"
 #include "controllers/deployment/deployment_controller.h"
 #include "controllers/disruption/disruption_controller.h"
+#include "controllers/endpointslice/endpoint_slice_controller.h"
 #include "controllers/job/job_controller.h"
 #include "controllers/job/ttl_after_finished_controller.h"
 #include "controllers/nodelifecycle/node_lifecycle_controller.h"
@@ -109,6 +110,7 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(apiserver::Registry& r
       runnable(std::make_unique<DisruptionController>(c, f, p.recorder("controllermanager"), clock)));
   p.controllers.push_back(
       runnable(std::make_unique<ResourceQuotaController>(c, f, p.recorder("resourcequota-controller"), clock)));
+  p.controllers.push_back(runnable(std::make_unique<EndpointSliceController>(c, f)));
 
   // Every informer exists now (handlers were registered by the
   // constructors); start them, then the controllers (each waits for its

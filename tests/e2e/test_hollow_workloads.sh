@@ -73,6 +73,26 @@ assert_eq 10 "$(jget "$OUT" '[.items[]|select(.spec.nodeName|startswith("a-") or
 run_ok "deploy table" kubectl get deploy web
 assert_match "$OUT" $'\nweb +10/10 +10 +10 ' "READY UP-TO-DATE AVAILABLE"
 
+echo "== a Service's EndpointSlices follow its pods"
+run_ok "expose the deployment" kubectl expose deployment web --name web-svc --port 80 --target-port 8080
+ready_endpoints() {
+  kubectl get endpointslices -l kubernetes.io/service-name=web-svc -o json 2>/dev/null |
+    jq '[.items[].endpoints[]? | select(.conditions.ready)] | length'
+}
+ten_ready() { [[ $(ready_endpoints) == 10 ]]; }
+wait_for 10 "the Service's slices list ten ready endpoints" ten_ready
+run_ok "its slices" kubectl get endpointslices -l kubernetes.io/service-name=web-svc -o json
+assert_eq "8080" "$(jget "$OUT" '.items[0].ports[0].port')" "the endpoints' port is the target port"
+assert_eq "endpointslice-controller.k8s.io" \
+  "$(jget "$OUT" '.items[0].metadata.labels["endpointslice.kubernetes.io/managed-by"]')" "managed by the controller"
+assert_eq "Service/web-svc" "$(jget "$OUT" '.items[0].metadata.ownerReferences[0] | .kind + "/" + .name')" \
+  "owned by the Service"
+assert_eq "$(kubectl get pods -l app=web -o json | jq -c '[.items[].status.podIP] | sort')" \
+  "$(jget "$OUT" '[.items[].endpoints[].addresses[0]] | sort' | jq -c .)" "the pods' IPs"
+run_ok "delete the Service" kubectl delete service web-svc
+slices_gone() { [[ -z $(kubectl get endpointslices -l kubernetes.io/service-name=web-svc -o name 2>/dev/null) ]]; }
+wait_for 10 "its slices go with it" slices_gone
+
 echo "== rolling update keeps availability"
 kubectl get deploy web -w -o jsonpath='{.status.availableReplicas}{"\n"}' >"$E2E_TMP/avail.log" 2>/dev/null &
 WATCH_PID=$!
