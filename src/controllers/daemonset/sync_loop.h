@@ -10,8 +10,8 @@
 // HandlerGate wraps them so that they do nothing once the controller stops
 // (close() waits for a handler that is running).
 //
-// Used by the DaemonSet, StatefulSet, Job, TTL-after-finished and CronJob
-// controllers; a candidate for src/controllers/controller_util.h.
+// Used by the DaemonSet, StatefulSet, Job, TTL-after-finished, CronJob and
+// EndpointSlice controllers; a candidate for src/controllers/controller_util.h.
 
 #include <atomic>
 #include <chrono>

@@ -1,12 +1,10 @@
 #include "controllers/endpointslice/endpoint_slice_controller.h"
 
-#include <algorithm>
-#include <set>
+#include <optional>
 
 #include "api/kinds/access.h"
 #include "api/object.h"
 #include "api/selector.h"
-#include "common/log.h"
 #include "controllers/endpointslice/endpoint_slice_util.h"
 
 namespace berth::controllers {
@@ -16,13 +14,6 @@ using client::ObjectPtr;
 namespace es = endpointslice;
 
 namespace {
-
-// upstream's DefaultControllerRateLimiter: 5 ms doubling, capped at 1000 s.
-std::chrono::milliseconds backoffFor(int failures) {
-  int64_t ms = 5;
-  for (int i = 0; i < failures && ms < 1000 * 1000; ++i) ms *= 2;
-  return std::chrono::milliseconds(std::min<int64_t>(ms, 1000 * 1000));
-}
 
 // The selector of a Service that has one (a map of labels); nullopt for a
 // Service without one, whose endpoints are not the controller's.
@@ -40,11 +31,6 @@ bool managedByUs(const api::Object& slice) {
 
 }  // namespace
 
-struct EndpointSliceController::HandlerGuard {
-  std::mutex mu;
-  EndpointSliceController* self = nullptr;
-};
-
 EndpointSliceController::EndpointSliceController(client::Client& client,
                                                  client::InformerFactory& informers, int workers)
     : client_(client),
@@ -52,117 +38,55 @@ EndpointSliceController::EndpointSliceController(client::Client& client,
       pod_informer_(informers.forKind("", "Pod")),
       slice_informer_(informers.forKind("discovery.k8s.io", "EndpointSlice")),
       slice_kind_(client::kind("discovery.k8s.io", "EndpointSlice")),
-      workers_count_(workers),
-      guard_(std::make_shared<HandlerGuard>()) {
-  guard_->self = this;
-  registerHandlers();
+      loop_(
+          "endpointslice-controller", [this](const std::string& key) { return sync(key); },
+          {&service_informer_, &pod_informer_, &slice_informer_}, workers) {
+  using C = EndpointSliceController;
+  service_informer_.addHandlers(
+      gatedHandlers<C>(gate_, this, &C::onService, &C::onServiceUpdate, &C::onService));
+  pod_informer_.addHandlers(gatedHandlers<C>(gate_, this, &C::onPod, &C::onPodUpdate, &C::onPod));
+  slice_informer_.addHandlers(
+      gatedHandlers<C>(gate_, this, &C::onSlice, &C::onSliceUpdate, &C::onSlice));
 }
 
 EndpointSliceController::~EndpointSliceController() { stop(); }
 
-void EndpointSliceController::registerHandlers() {
-  std::weak_ptr<HandlerGuard> weak = guard_;
-  auto call = [weak](auto&& fn) {
-    if (auto g = weak.lock()) {
-      std::lock_guard lock(g->mu);
-      if (g->self) fn(g->self);
-    }
-  };
-  client::EventHandlers services;
-  auto enqueue = [call](const ObjectPtr& o) {
-    call([&](EndpointSliceController* c) { c->queue_.add(client::keyOf(*o)); });
-  };
-  services.on_add = enqueue;
-  services.on_update = [enqueue](const ObjectPtr&, const ObjectPtr& o) { enqueue(o); };
-  services.on_delete = enqueue;
-  service_informer_.addHandlers(std::move(services));
+void EndpointSliceController::start() { loop_.start(); }
 
-  client::EventHandlers pods;
-  pods.on_add = [call](const ObjectPtr& o) {
-    call([&](EndpointSliceController* c) { c->onPod(nullptr, o); });
-  };
-  pods.on_update = [call](const ObjectPtr& old_pod, const ObjectPtr& o) {
-    call([&](EndpointSliceController* c) { c->onPod(old_pod, o); });
-  };
-  pods.on_delete = [call](const ObjectPtr& o) {
-    call([&](EndpointSliceController* c) { c->onPod(nullptr, o); });
-  };
-  pod_informer_.addHandlers(std::move(pods));
-
-  client::EventHandlers slices;
-  slices.on_add = [call](const ObjectPtr& o) {
-    call([&](EndpointSliceController* c) { c->onSlice(o); });
-  };
-  slices.on_update = [call](const ObjectPtr&, const ObjectPtr& o) {
-    call([&](EndpointSliceController* c) { c->onSlice(o); });
-  };
-  slices.on_delete = [call](const ObjectPtr& o) {
-    call([&](EndpointSliceController* c) { c->onSlice(o); });
-  };
-  slice_informer_.addHandlers(std::move(slices));
+void EndpointSliceController::stop() {
+  gate_.close();
+  loop_.stop();
 }
 
-void EndpointSliceController::onPod(const ObjectPtr& old_pod, const ObjectPtr& pod) {
+void EndpointSliceController::onService(const ObjectPtr& service) {
+  loop_.enqueue(client::keyOf(*service));
+}
+
+void EndpointSliceController::onServiceUpdate(const ObjectPtr&, const ObjectPtr& service) {
+  onService(service);
+}
+
+void EndpointSliceController::onPod(const ObjectPtr& pod) { onPodUpdate(nullptr, pod); }
+
+void EndpointSliceController::onPodUpdate(const ObjectPtr& old_pod, const ObjectPtr& pod) {
   // The Services whose selector matches the pod's labels now or before.
-  const std::string ns = api::namespaceOf(*pod);
-  for (const auto& service : service_informer_.listNamespace(ns)) {
+  for (const auto& service : service_informer_.listNamespace(api::namespaceOf(*pod))) {
     auto selector = serviceSelector(*service);
     if (!selector) continue;
     if (selector->matches(api::objAt(*pod, {"metadata", "labels"})) ||
         (old_pod && selector->matches(api::objAt(*old_pod, {"metadata", "labels"}))))
-      queue_.add(client::keyOf(*service));
+      loop_.enqueue(client::keyOf(*service));
   }
 }
 
 void EndpointSliceController::onSlice(const ObjectPtr& slice) {
   if (!managedByUs(*slice)) return;
   const std::string service = api::strAt(*slice, {"metadata", "labels", es::kServiceNameLabel});
-  if (!service.empty()) queue_.add(api::namespaceOf(*slice) + "/" + service);
+  if (!service.empty()) loop_.enqueue(api::namespaceOf(*slice) + "/" + service);
 }
 
-void EndpointSliceController::start() {
-  std::lock_guard lock(mu_);
-  if (starter_.joinable() || stopping_) return;
-  starter_ = std::thread([this] {
-    for (client::Informer* inf : {&service_informer_, &pod_informer_, &slice_informer_})
-      while (!stopping_ && !inf->waitForSync(std::chrono::milliseconds(100))) {
-      }
-    std::lock_guard lock(mu_);
-    if (stopping_) return;
-    workers_ = std::make_unique<WorkerPool>(
-        queue_, [this](const std::string& key) { processKey(key); }, workers_count_);
-    BERTH_LOG(kInfo, "controllers")
-        << "started controller name=endpointslice-controller workers=" << workers_count_;
-  });
-}
-
-void EndpointSliceController::stop() {
-  {
-    std::lock_guard lock(guard_->mu);
-    guard_->self = nullptr;
-  }
-  stopping_ = true;
-  queue_.shutdown();
-  if (starter_.joinable()) starter_.join();
-  std::lock_guard lock(mu_);
-  if (workers_) workers_->stop();
-  workers_.reset();
-}
-
-void EndpointSliceController::processKey(const std::string& key) {
-  Status s = sync(key);
-  int n = 0;
-  {
-    std::lock_guard lock(failures_mu_);
-    if (s.ok()) {
-      failures_.erase(key);
-      return;
-    }
-    n = failures_[key]++;
-  }
-  BERTH_LOG(kWarning, "controllers")
-      << "sync failed controller=endpointslice key=" << key << " err=" << s.error().message;
-  queue_.addAfter(key, backoffFor(n));
+void EndpointSliceController::onSliceUpdate(const ObjectPtr&, const ObjectPtr& slice) {
+  onSlice(slice);
 }
 
 std::vector<ObjectPtr> EndpointSliceController::managedSlices(const std::string& ns,

@@ -13,16 +13,11 @@
 // Endpoints are the user's) or of type ExternalName has no managed slices;
 // a deleted Service's slices are deleted.
 
-#include <atomic>
-#include <map>
-#include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
+#include <vector>
 
 #include "client/informer.h"
-#include "common/clock.h"
-#include "controllers/controller_util.h"
+#include "controllers/daemonset/sync_loop.h"
 
 namespace berth::controllers {
 
@@ -41,14 +36,15 @@ class EndpointSliceController {
   // Syncs the Service "ns/name". Public for tests.
   Status sync(const std::string& key);
   // The work queue (tests drain it to see what the handlers enqueued).
-  WorkQueue& workQueue() { return queue_; }
+  WorkQueue& workQueue() { return loop_.queue(); }
 
  private:
-  struct HandlerGuard;
-  void registerHandlers();
-  void onPod(const client::ObjectPtr& old_pod, const client::ObjectPtr& pod);
+  void onService(const client::ObjectPtr& service);
+  void onServiceUpdate(const client::ObjectPtr& old_service, const client::ObjectPtr& service);
+  void onPod(const client::ObjectPtr& pod);
+  void onPodUpdate(const client::ObjectPtr& old_pod, const client::ObjectPtr& pod);
   void onSlice(const client::ObjectPtr& slice);
-  void processKey(const std::string& key);
+  void onSliceUpdate(const client::ObjectPtr& old_slice, const client::ObjectPtr& slice);
   std::vector<client::ObjectPtr> managedSlices(const std::string& ns,
                                                const std::string& service) const;
 
@@ -57,16 +53,8 @@ class EndpointSliceController {
   client::Informer& pod_informer_;
   client::Informer& slice_informer_;
   const api::KindInfo& slice_kind_;
-  int workers_count_;
-
-  WorkQueue queue_;
-  std::shared_ptr<HandlerGuard> guard_;
-  std::mutex mu_;
-  std::atomic<bool> stopping_{false};
-  std::thread starter_;
-  std::unique_ptr<WorkerPool> workers_;
-  std::mutex failures_mu_;
-  std::map<std::string, int> failures_;
+  HandlerGate gate_;
+  SyncLoop loop_;
 };
 
 }  // namespace berth::controllers
