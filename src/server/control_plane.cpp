@@ -13,6 +13,7 @@
 #include "controllers/daemonset/daemon_set_controller.h"
 #include "controllers/deployment/deployment_controller.h"
 #include "controllers/disruption/disruption_controller.h"
+#include "controllers/endpoint/endpoints_controller.h"
 #include "controllers/endpointslice/endpoint_slice_controller.h"
 #include "controllers/job/job_controller.h"
 #include "controllers/job/ttl_after_finished_controller.h"
@@ -111,6 +112,7 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(apiserver::Registry& r
   p.controllers.push_back(
       runnable(std::make_unique<ResourceQuotaController>(c, f, p.recorder("resourcequota-controller"), clock)));
   p.controllers.push_back(runnable(std::make_unique<EndpointSliceController>(c, f)));
+  p.controllers.push_back(runnable(std::make_unique<EndpointsController>(c, f)));
 
   // Every informer exists now (handlers were registered by the
   // constructors); start them, then the controllers (each waits for its

@@ -89,7 +89,13 @@ assert_eq "Service/web-svc" "$(jget "$OUT" '.items[0].metadata.ownerReferences[0
   "owned by the Service"
 assert_eq "$(kubectl get pods -l app=web -o json | jq -c '[.items[].status.podIP] | sort')" \
   "$(jget "$OUT" '[.items[].endpoints[].addresses[0]] | sort' | jq -c .)" "the pods' IPs"
+ten_addresses() { [[ $(kubectl get endpoints web-svc -o json 2>/dev/null | jq '[.subsets[]?.addresses[]?] | length') == 10 ]]; }
+wait_for 10 "its Endpoints list the ten pods too" ten_addresses
+run_ok "its Endpoints" kubectl get endpoints web-svc -o json
+assert_eq "8080" "$(jget "$OUT" '.subsets[0].ports[0].port')" "the Endpoints' port is the target port"
 run_ok "delete the Service" kubectl delete service web-svc
+endpoints_gone() { ! kubectl get endpoints web-svc >/dev/null 2>&1; }
+wait_for 10 "its Endpoints go with it" endpoints_gone
 slices_gone() { [[ -z $(kubectl get endpointslices -l kubernetes.io/service-name=web-svc -o name 2>/dev/null) ]]; }
 wait_for 10 "its slices go with it" slices_gone
 

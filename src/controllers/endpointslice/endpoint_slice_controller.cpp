@@ -15,16 +15,6 @@ namespace es = endpointslice;
 
 namespace {
 
-// The selector of a Service that has one (a map of labels); nullopt for a
-// Service without one, whose endpoints are not the controller's.
-std::optional<api::LabelSelector> serviceSelector(const api::Object& service) {
-  const json::object* sel = api::objAt(service, {"spec", "selector"});
-  if (!sel || sel->empty()) return std::nullopt;
-  api::LabelMap set;
-  for (const auto& [k, v] : *sel) set.emplace(std::string(k), api::asStr(&v));
-  return api::LabelSelector::fromSet(set);
-}
-
 bool managedByUs(const api::Object& slice) {
   return api::strAt(slice, {"metadata", "labels", es::kManagedByLabel}) == es::kControllerName;
 }
@@ -69,14 +59,8 @@ void EndpointSliceController::onServiceUpdate(const ObjectPtr&, const ObjectPtr&
 void EndpointSliceController::onPod(const ObjectPtr& pod) { onPodUpdate(nullptr, pod); }
 
 void EndpointSliceController::onPodUpdate(const ObjectPtr& old_pod, const ObjectPtr& pod) {
-  // The Services whose selector matches the pod's labels now or before.
-  for (const auto& service : service_informer_.listNamespace(api::namespaceOf(*pod))) {
-    auto selector = serviceSelector(*service);
-    if (!selector) continue;
-    if (selector->matches(api::objAt(*pod, {"metadata", "labels"})) ||
-        (old_pod && selector->matches(api::objAt(*old_pod, {"metadata", "labels"}))))
-      loop_.enqueue(client::keyOf(*service));
-  }
+  for (const auto& key : es::servicesForPod(service_informer_, old_pod.get(), *pod))
+    loop_.enqueue(key);
 }
 
 void EndpointSliceController::onSlice(const ObjectPtr& slice) {
@@ -106,7 +90,7 @@ Status EndpointSliceController::sync(const std::string& key) {
   std::vector<ObjectPtr> existing = managedSlices(ns, name);
   std::optional<api::LabelSelector> selector;
   if (service && api::strAt(*service, {"spec", "type"}) != "ExternalName")
-    selector = serviceSelector(*service);
+    selector = es::serviceSelector(*service);
   if (!selector) {
     // No Service, or one whose endpoints are not ours: nothing managed.
     for (const auto& s : existing) {

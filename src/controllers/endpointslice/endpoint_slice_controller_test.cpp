@@ -8,6 +8,7 @@
 #include "api/object.h"
 #include "client/fake_client.h"
 #include "controllers/endpointslice/endpoint_slice_util.h"
+#include "controllers/endpointslice/test_objects.h"
 
 namespace berth::controllers {
 namespace {
@@ -35,32 +36,11 @@ class EndpointSliceTest : public ::testing::Test {
     return stored;
   }
 
-  Object service(const std::string& extra_spec = "") {
-    return json::parse(R"({"apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": "web", "namespace": "default", "uid": "svc-uid",
-                     "labels": {"tier": "front"}},
-        "spec": {)" + extra_spec +
-                       R"("selector": {"app": "web"},
-                 "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}})")
-        .as_object();
-  }
+  Object service(const std::string& extra_spec = "") { return testing::webService(extra_spec); }
 
   Object pod(const std::string& name, const std::string& ip, bool ready,
              const std::string& extra_spec = "", const std::string& phase = "Running") {
-    Object p = json::parse(R"({"apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": ")" +
-                           name + R"(", "namespace": "default", "uid": "uid-)" + name +
-                           R"(", "labels": {"app": "web"}},
-        "spec": {)" + extra_spec +
-                           R"("nodeName": "n1", "containers": [{"name": "c", "image": "i",
-                 "ports": [{"name": "web", "containerPort": 8080}]}]},
-        "status": {"phase": ")" +
-                           phase + R"(",
-                   "conditions": [{"type": "Ready", "status": ")" +
-                           (ready ? "True" : "False") + R"("}]}})")
-                   .as_object();
-    if (!ip.empty()) p["status"].as_object()["podIP"] = ip;
-    return p;
+    return testing::webPod(name, ip, ready, extra_spec, phase);
   }
 
   // Syncs, then shows the slice informer what the fake holds.

@@ -34,6 +34,27 @@ json::object sliceLabels(const api::Object& service) {
 
 }  // namespace
 
+std::optional<api::LabelSelector> serviceSelector(const api::Object& service) {
+  const json::object* sel = api::objAt(service, {"spec", "selector"});
+  if (!sel || sel->empty()) return std::nullopt;
+  api::LabelMap set;
+  for (const auto& [k, v] : *sel) set.emplace(std::string(k), api::asStr(&v));
+  return api::LabelSelector::fromSet(set);
+}
+
+std::vector<std::string> servicesForPod(const client::Informer& services,
+                                        const api::Object* old_pod, const api::Object& pod) {
+  std::vector<std::string> out;
+  for (const auto& service : services.listNamespace(api::namespaceOf(pod))) {
+    auto selector = serviceSelector(*service);
+    if (!selector) continue;
+    if (selector->matches(api::objAt(pod, {"metadata", "labels"})) ||
+        (old_pod && selector->matches(api::objAt(*old_pod, {"metadata", "labels"}))))
+      out.push_back(client::keyOf(*service));
+  }
+  return out;
+}
+
 bool podInEndpoints(const api::Object& pod, bool include_terminating) {
   const std::string phase = strAt(pod, {"status", "phase"});
   if (phase == "Succeeded" || phase == "Failed") return false;
@@ -63,6 +84,16 @@ Result<int64_t> findPort(const api::Object& pod, const json::object& service_por
         }
       }
   return makeError(ErrorCode::kNotFound, "no suitable port for manifest: " + api::uid(pod));
+}
+
+Result<json::object> endpointPort(const api::Object& pod, const json::object& service_port) {
+  BERTH_ASSIGN_OR_RETURN(int64_t number, findPort(pod, service_port));
+  json::object port{{"name", strAt(service_port, {"name"})},
+                    {"port", number},
+                    {"protocol", protocolOf(service_port)}};
+  if (const std::string app = strAt(service_port, {"appProtocol"}); !app.empty())
+    port["appProtocol"] = app;
+  return port;
 }
 
 json::object podEndpoint(const api::Object& service, const api::Object& pod) {
@@ -105,13 +136,8 @@ std::vector<DesiredSlice> desiredSlices(const api::Object& service,
       for (const auto& sp : *service_ports) {
         const json::object* spo = api::asObj(&sp);
         if (!spo) continue;
-        auto number = findPort(*pod, *spo);
-        if (!number.ok()) continue;  // upstream skips a port the pod lacks
-        json::object port{
-            {"name", strAt(*spo, {"name"})}, {"port", *number}, {"protocol", protocolOf(*spo)}};
-        if (const std::string app = strAt(*spo, {"appProtocol"}); !app.empty())
-          port["appProtocol"] = app;
-        ports.push_back(std::move(port));
+        auto port = endpointPort(*pod, *spo);
+        if (port.ok()) ports.push_back(std::move(*port));  // upstream skips a port the pod lacks
       }
     const std::string ip = strAt(*pod, {"status", "podIP"});
     const std::string type = ip.find(':') == std::string::npos ? "IPv4" : "IPv6";

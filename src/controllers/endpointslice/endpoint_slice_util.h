@@ -14,11 +14,14 @@
 // at most kMaxEndpointsPerSlice per slice; a Service with a selector and no
 // endpoints keeps one placeholder slice without endpoints.
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "api/kind.h"
+#include "api/selector.h"
 #include "client/client.h"
+#include "client/informer.h"
 #include "common/result.h"
 
 namespace berth::controllers::endpointslice {
@@ -29,6 +32,15 @@ inline constexpr char kControllerName[] = "endpointslice-controller.k8s.io";
 inline constexpr char kHeadlessLabel[] = "service.kubernetes.io/headless";
 inline constexpr size_t kMaxEndpointsPerSlice = 100;
 
+// The selector of a Service that has one (a map of labels); nullopt for a
+// Service without one (its endpoints are the user's, not a controller's).
+std::optional<api::LabelSelector> serviceSelector(const api::Object& service);
+
+// The keys ("ns/name") of the Services in the pod's namespace whose
+// selector matches its labels now or (old_pod, may be null) before.
+std::vector<std::string> servicesForPod(const client::Informer& services,
+                                        const api::Object* old_pod, const api::Object& pod);
+
 // ShouldPodBeInEndpoints: an IP, not Succeeded or Failed, and (unless
 // include_terminating) not being deleted.
 bool podInEndpoints(const api::Object& pod, bool include_terminating);
@@ -38,6 +50,11 @@ bool podInEndpoints(const api::Object& pod, bool include_terminating);
 // protocol; the Service port when targetPort is unset). NotFound when a
 // named port is not on the pod.
 Result<int64_t> findPort(const api::Object& pod, const boost::json::object& service_port);
+
+// The port a Service port reaches on `pod` as an endpoint port {name,
+// port, protocol, appProtocol when set}; NotFound as findPort.
+Result<boost::json::object> endpointPort(const api::Object& pod,
+                                         const boost::json::object& service_port);
 
 // The endpoint `pod` is of `service`.
 boost::json::object podEndpoint(const api::Object& service, const api::Object& pod);
