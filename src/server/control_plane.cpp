@@ -15,6 +15,7 @@
 #include "controllers/disruption/disruption_controller.h"
 #include "controllers/endpoint/endpoints_controller.h"
 #include "controllers/endpointslice/endpoint_slice_controller.h"
+#include "controllers/endpointslicemirroring/endpoint_slice_mirroring_controller.h"
 #include "controllers/job/job_controller.h"
 #include "controllers/job/ttl_after_finished_controller.h"
 #include "controllers/nodelifecycle/node_lifecycle_controller.h"
@@ -113,6 +114,7 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(apiserver::Registry& r
       runnable(std::make_unique<ResourceQuotaController>(c, f, p.recorder("resourcequota-controller"), clock)));
   p.controllers.push_back(runnable(std::make_unique<EndpointSliceController>(c, f)));
   p.controllers.push_back(runnable(std::make_unique<EndpointsController>(c, f)));
+  p.controllers.push_back(runnable(std::make_unique<EndpointSliceMirroringController>(c, f)));
 
   // Every informer exists now (handlers were registered by the
   // constructors); start them, then the controllers (each waits for its

@@ -96,6 +96,36 @@ assert_eq "8080" "$(jget "$OUT" '.subsets[0].ports[0].port')" "the Endpoints' po
 run_ok "delete the Service" kubectl delete service web-svc
 endpoints_gone() { ! kubectl get endpoints web-svc >/dev/null 2>&1; }
 wait_for 10 "its Endpoints go with it" endpoints_gone
+# A Service without a selector and Endpoints written by hand: mirrored.
+cat >"$E2E_TMP/manual.yaml" <<'EOF'
+apiVersion: v1
+kind: Service
+metadata: {name: manual}
+spec:
+  ports: [{name: db, port: 5432}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: manual}
+subsets:
+- addresses: [{ip: 192.0.2.10}, {ip: 192.0.2.11}]
+  ports: [{name: db, port: 5432}]
+EOF
+run_ok "a Service with hand-made Endpoints" kubectl apply -f "$E2E_TMP/manual.yaml"
+mirror_selector=kubernetes.io/service-name=manual,endpointslice.kubernetes.io/managed-by=endpointslicemirroring-controller.k8s.io
+mirrored() {
+  [[ $(kubectl get endpointslices -l "$mirror_selector" -o json 2>/dev/null |
+    jq -c '[.items[].endpoints[].addresses[0]] | sort') == '["192.0.2.10","192.0.2.11"]' ]]
+}
+wait_for 10 "its Endpoints are mirrored into an EndpointSlice" mirrored
+# Deleting the Service takes its Endpoints (the Endpoints controller, as
+# upstream's) and so the mirrored slice.
+run_ok "delete the hand-made Service" kubectl delete service manual
+not_mirrored() {
+  [[ -z $(kubectl get endpointslices -l kubernetes.io/service-name=manual -o name 2>/dev/null) ]] &&
+    ! kubectl get endpoints manual >/dev/null 2>&1
+}
+wait_for 10 "its Endpoints and the mirrored slice go with it" not_mirrored
 slices_gone() { [[ -z $(kubectl get endpointslices -l kubernetes.io/service-name=web-svc -o name 2>/dev/null) ]]; }
 wait_for 10 "its slices go with it" slices_gone
 

@@ -73,21 +73,13 @@ void EndpointSliceController::onSliceUpdate(const ObjectPtr&, const ObjectPtr& s
   onSlice(slice);
 }
 
-std::vector<ObjectPtr> EndpointSliceController::managedSlices(const std::string& ns,
-                                                              const std::string& service) const {
-  std::vector<ObjectPtr> out;
-  for (const auto& s : slice_informer_.listNamespace(ns))
-    if (managedByUs(*s) && api::strAt(*s, {"metadata", "labels", es::kServiceNameLabel}) == service)
-      out.push_back(s);
-  return out;
-}
-
 Status EndpointSliceController::sync(const std::string& key) {
   const size_t slash = key.find('/');
   const std::string ns = key.substr(0, slash);
   const std::string name = slash == std::string::npos ? key : key.substr(slash + 1);
   ObjectPtr service = service_informer_.get(key);
-  std::vector<ObjectPtr> existing = managedSlices(ns, name);
+  std::vector<ObjectPtr> existing =
+      es::managedSlices(slice_informer_, ns, name, es::kControllerName);
   std::optional<api::LabelSelector> selector;
   if (service && api::strAt(*service, {"spec", "type"}) != "ExternalName")
     selector = es::serviceSelector(*service);
@@ -102,22 +94,9 @@ Status EndpointSliceController::sync(const std::string& key) {
   std::vector<ObjectPtr> pods;
   for (const auto& p : pod_informer_.listNamespace(ns))
     if (selector->matches(api::objAt(*p, {"metadata", "labels"}))) pods.push_back(p);
-  es::SlicePlan plan = es::planSlices(*service, es::desiredSlices(*service, pods), existing);
-  // Updates and creations first, deletions last: a consumer never sees the
-  // Service with fewer endpoints than before or after.
-  for (auto& s : plan.update) {
-    auto updated = client_.update(slice_kind_, std::move(s));
-    if (!updated.ok()) return updated.error();
-  }
-  for (auto& s : plan.create) {
-    auto created = client_.create(slice_kind_, std::move(s));
-    if (!created.ok()) return created.error();
-  }
-  for (const auto& n : plan.remove) {
-    auto removed = client_.remove(slice_kind_, ns, n);
-    if (!removed.ok() && removed.error().code != ErrorCode::kNotFound) return removed.error();
-  }
-  return okStatus();
+  return es::applyPlan(
+      client_, ns,
+      es::planSlices(es::serviceOwner(*service), es::desiredSlices(*service, pods), existing));
 }
 
 }  // namespace berth::controllers

@@ -45,8 +45,6 @@ class EndpointSliceController {
   void onPodUpdate(const client::ObjectPtr& old_pod, const client::ObjectPtr& pod);
   void onSlice(const client::ObjectPtr& slice);
   void onSliceUpdate(const client::ObjectPtr& old_slice, const client::ObjectPtr& slice);
-  std::vector<client::ObjectPtr> managedSlices(const std::string& ns,
-                                               const std::string& service) const;
 
   client::Client& client_;
   client::Informer& service_informer_;

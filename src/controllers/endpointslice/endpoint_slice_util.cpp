@@ -158,22 +158,27 @@ std::vector<DesiredSlice> desiredSlices(const api::Object& service,
   return out;
 }
 
-api::Object newSlice(const api::Object& service, const DesiredSlice& desired) {
-  json::object md{{"generateName", api::name(service) + "-"},
-                  {"namespace", api::namespaceOf(service)},
-                  {"labels", sliceLabels(service)},
-                  {"ownerReferences", json::array{json::object{{"apiVersion", "v1"},
-                                                               {"kind", "Service"},
-                                                               {"name", api::name(service)},
-                                                               {"uid", api::uid(service)},
-                                                               {"controller", true},
-                                                               {"blockOwnerDeletion", true}}}}};
+SliceOwner serviceOwner(const api::Object& service) {
+  return SliceOwner{api::namespaceOf(service), api::name(service), sliceLabels(service),
+                    json::object{{"apiVersion", "v1"},
+                                 {"kind", "Service"},
+                                 {"name", api::name(service)},
+                                 {"uid", api::uid(service)},
+                                 {"controller", true},
+                                 {"blockOwnerDeletion", true}}};
+}
+
+api::Object newSlice(const SliceOwner& owner, const DesiredSlice& desired) {
+  json::object md{{"generateName", owner.name + "-"},
+                  {"namespace", owner.ns},
+                  {"labels", owner.labels},
+                  {"ownerReferences", json::array{owner.owner_ref}}};
   return api::Object{{"apiVersion", "discovery.k8s.io/v1"}, {"kind", "EndpointSlice"},
                      {"metadata", std::move(md)},           {"addressType", desired.address_type},
                      {"endpoints", desired.endpoints},      {"ports", desired.ports}};
 }
 
-SlicePlan planSlices(const api::Object& service, const std::vector<DesiredSlice>& desired,
+SlicePlan planSlices(const SliceOwner& owner, const std::vector<DesiredSlice>& desired,
                      const std::vector<client::ObjectPtr>& existing) {
   SlicePlan plan;
   // Existing slices by group, oldest name first so reuse is stable.
@@ -185,27 +190,54 @@ SlicePlan planSlices(const api::Object& service, const std::vector<DesiredSlice>
     const json::array* ports = api::arrAt(*s, {"ports"});
     by_group[groupKey(strAt(*s, {"addressType"}), ports ? *ports : json::array{})].push_back(s);
   }
-  const json::object labels = sliceLabels(service);
   for (const auto& d : desired) {
     auto& candidates = by_group[groupKey(d.address_type, d.ports)];
     if (candidates.empty()) {
-      plan.create.push_back(newSlice(service, d));
+      plan.create.push_back(newSlice(owner, d));
       continue;
     }
     client::ObjectPtr cur = candidates.front();
     candidates.erase(candidates.begin());
     const json::array* eps = api::arrAt(*cur, {"endpoints"});
     const json::object* cur_labels = api::objAt(*cur, {"metadata", "labels"});
-    if ((eps ? *eps : json::array{}) == d.endpoints && cur_labels && *cur_labels == labels)
+    if ((eps ? *eps : json::array{}) == d.endpoints && cur_labels && *cur_labels == owner.labels)
       continue;
     api::Object updated = *cur;
     updated["endpoints"] = d.endpoints;
-    updated["metadata"].as_object()["labels"] = labels;
+    updated["metadata"].as_object()["labels"] = owner.labels;
     plan.update.push_back(std::move(updated));
   }
   for (const auto& [key, left] : by_group)
     for (const auto& s : left) plan.remove.push_back(api::name(*s));
   return plan;
+}
+
+Status applyPlan(client::Client& client, const std::string& ns, SlicePlan plan) {
+  const api::KindInfo& kind = client::kind("discovery.k8s.io", "EndpointSlice");
+  for (auto& s : plan.update) {
+    auto updated = client.update(kind, std::move(s));
+    if (!updated.ok()) return updated.error();
+  }
+  for (auto& s : plan.create) {
+    auto created = client.create(kind, std::move(s));
+    if (!created.ok()) return created.error();
+  }
+  for (const auto& n : plan.remove) {
+    auto removed = client.remove(kind, ns, n);
+    if (!removed.ok() && removed.error().code != ErrorCode::kNotFound) return removed.error();
+  }
+  return okStatus();
+}
+
+std::vector<client::ObjectPtr> managedSlices(const client::Informer& slices, const std::string& ns,
+                                             const std::string& service,
+                                             const std::string& manager) {
+  std::vector<client::ObjectPtr> out;
+  for (const auto& s : slices.listNamespace(ns))
+    if (strAt(*s, {"metadata", "labels", kManagedByLabel}) == manager &&
+        strAt(*s, {"metadata", "labels", kServiceNameLabel}) == service)
+      out.push_back(s);
+  return out;
 }
 
 }  // namespace berth::controllers::endpointslice

@@ -70,9 +70,22 @@ struct DesiredSlice {
 std::vector<DesiredSlice> desiredSlices(const api::Object& service,
                                         const std::vector<client::ObjectPtr>& pods);
 
-// A new EndpointSlice of `service` (generateName "<service>-", the
-// Service's labels plus the controller's, owned by the Service).
-api::Object newSlice(const api::Object& service, const DesiredSlice& desired);
+// Who a set of slices belongs to: their namespace, the name they are
+// generated from, their labels (service-name and managed-by among them)
+// and their owner reference.
+struct SliceOwner {
+  std::string ns;
+  std::string name;
+  boost::json::object labels;
+  boost::json::object owner_ref;
+};
+
+// The owner of the slices of `service`: the Service's labels plus the
+// controller's (and the headless label), owned by the Service.
+SliceOwner serviceOwner(const api::Object& service);
+
+// A new EndpointSlice of `owner` (generateName "<name>-").
+api::Object newSlice(const SliceOwner& owner, const DesiredSlice& desired);
 
 struct SlicePlan {
   std::vector<api::Object> create;
@@ -80,11 +93,21 @@ struct SlicePlan {
   std::vector<std::string> remove;  // names
 };
 
-// How to get from the Service's managed slices `existing` to `desired`:
-// slices of the same address type and ports are reused in order (updated
-// only when their endpoints or labels differ), missing ones created,
-// the rest deleted.
-SlicePlan planSlices(const api::Object& service, const std::vector<DesiredSlice>& desired,
+// How to get from the owner's slices `existing` to `desired`: slices of
+// the same address type and ports are reused in order (updated only when
+// their endpoints or labels differ), missing ones created, the rest
+// deleted.
+SlicePlan planSlices(const SliceOwner& owner, const std::vector<DesiredSlice>& desired,
                      const std::vector<client::ObjectPtr>& existing);
+
+// Writes a plan: updates and creations first, deletions last, so that a
+// reader never sees fewer endpoints than before or after.
+Status applyPlan(client::Client& client, const std::string& ns, SlicePlan plan);
+
+// The slices of the Service `service` in `ns` that `manager` (a managed-by
+// value) manages.
+std::vector<client::ObjectPtr> managedSlices(const client::Informer& slices, const std::string& ns,
+                                             const std::string& service,
+                                             const std::string& manager);
 
 }  // namespace berth::controllers::endpointslice
