@@ -120,9 +120,8 @@ json::array EndpointsController::subsetsFor(const api::Object& service,
 }
 
 Status EndpointsController::sync(const std::string& key) {
-  const size_t slash = key.find('/');
-  const std::string ns = key.substr(0, slash);
-  const std::string name = slash == std::string::npos ? key : key.substr(slash + 1);
+  std::string ns, name;
+  client::splitKey(key, &ns, &name);
   ObjectPtr service = service_informer_.get(key);
   ObjectPtr current = endpoints_informer_.get(key);
   if (!service) {

@@ -66,7 +66,7 @@ void EndpointSliceController::onPodUpdate(const ObjectPtr& old_pod, const Object
 void EndpointSliceController::onSlice(const ObjectPtr& slice) {
   if (!managedByUs(*slice)) return;
   const std::string service = api::strAt(*slice, {"metadata", "labels", es::kServiceNameLabel});
-  if (!service.empty()) loop_.enqueue(api::namespaceOf(*slice) + "/" + service);
+  if (!service.empty()) loop_.enqueue(client::makeKey(api::namespaceOf(*slice), service));
 }
 
 void EndpointSliceController::onSliceUpdate(const ObjectPtr&, const ObjectPtr& slice) {
@@ -74,9 +74,8 @@ void EndpointSliceController::onSliceUpdate(const ObjectPtr&, const ObjectPtr& s
 }
 
 Status EndpointSliceController::sync(const std::string& key) {
-  const size_t slash = key.find('/');
-  const std::string ns = key.substr(0, slash);
-  const std::string name = slash == std::string::npos ? key : key.substr(slash + 1);
+  std::string ns, name;
+  client::splitKey(key, &ns, &name);
   ObjectPtr service = service_informer_.get(key);
   std::vector<ObjectPtr> existing =
       es::managedSlices(slice_informer_, ns, name, es::kControllerName);

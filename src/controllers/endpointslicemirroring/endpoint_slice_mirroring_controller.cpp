@@ -52,7 +52,7 @@ void EndpointSliceMirroringController::onUpdate(const ObjectPtr&, const ObjectPt
 void EndpointSliceMirroringController::onSlice(const ObjectPtr& slice) {
   if (strAt(*slice, {"metadata", "labels", es::kManagedByLabel}) != kManagedBy) return;
   const std::string service = strAt(*slice, {"metadata", "labels", es::kServiceNameLabel});
-  if (!service.empty()) loop_.enqueue(api::namespaceOf(*slice) + "/" + service);
+  if (!service.empty()) loop_.enqueue(client::makeKey(api::namespaceOf(*slice), service));
 }
 
 std::vector<es::DesiredSlice> EndpointSliceMirroringController::mirroredSlices(
@@ -107,9 +107,8 @@ std::vector<es::DesiredSlice> EndpointSliceMirroringController::mirroredSlices(
 }
 
 Status EndpointSliceMirroringController::sync(const std::string& key) {
-  const size_t slash = key.find('/');
-  const std::string ns = key.substr(0, slash);
-  const std::string name = slash == std::string::npos ? key : key.substr(slash + 1);
+  std::string ns, name;
+  client::splitKey(key, &ns, &name);
   ObjectPtr endpoints = endpoints_informer_.get(key);
   ObjectPtr service = service_informer_.get(key);
   std::vector<ObjectPtr> existing = es::managedSlices(slice_informer_, ns, name, kManagedBy);
