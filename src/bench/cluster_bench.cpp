@@ -406,12 +406,7 @@ int runClusterBench(const std::vector<std::string>& args) {
   Options opt;
   // args[0] is "cluster".
   for (size_t i = 1; i < args.size(); ++i) {
-    auto number = [&](double* out) {
-      if (i + 1 >= args.size()) return false;
-      char* end = nullptr;
-      *out = std::strtod(args[++i].c_str(), &end);
-      return end && *end == '\0' && *out > 0;
-    };
+    auto number = [&](double* out) { return positiveNumberArg(args, &i, out); };
     double v = 0;
     if (args[i] == "--nodes" && number(&v)) opt.nodes = static_cast<int>(v);
     else if (args[i] == "--pods" && number(&v)) opt.pods = static_cast<int>(v);

@@ -144,19 +144,7 @@ class AgentServer {
     std::string last = "not started";
     while (SteadyClock::now() < deadline && !interrupts.interrupted()) {
       if (!alive()) return makeError(ErrorCode::kUnavailable, "server exited:\n" + logTail());
-      if (!c) {
-        if (ca_pem_.empty()) ca_pem_ = readWholeFile(lab.data_dir + "/pki/ca.crt");
-        if (token_.empty()) token_ = readToken(lab.data_dir + "/admin-token");
-        if (!ca_pem_.empty() && !token_.empty()) {
-          client::ClientOptions o;
-          o.port = kApiPort;
-          o.ca_pem = ca_pem_;
-          o.bearer_token = token_;
-          o.connect_timeout = std::chrono::milliseconds(500);
-          o.request_timeout = std::chrono::milliseconds(2000);
-          c = std::make_unique<client::HttpsClient>(o);
-        }
-      }
+      if (!c) c = adminClientOnceWritten(lab.data_dir, kApiPort, &ca_pem_, &token_);
       if (c) {
         auto r = c->request("GET", "/readyz");
         if (r.ok() && r->status == 200) {
@@ -736,12 +724,7 @@ int runPodBench(const std::vector<std::string>& args) {
   Options opt;
   // args[0] is "pods".
   for (size_t i = 1; i < args.size(); ++i) {
-    auto number = [&](double* out) {
-      if (i + 1 >= args.size()) return false;
-      char* end = nullptr;
-      *out = std::strtod(args[++i].c_str(), &end);
-      return end && *end == '\0' && *out > 0;
-    };
+    auto number = [&](double* out) { return positiveNumberArg(args, &i, out); };
     double v = 0;
     if (args[i] == "--counts" && i + 1 < args.size()) {
       if (!parseCounts(args[++i], &opt.counts)) return usage();

@@ -284,8 +284,12 @@ inline std::string summaryLine(const PodBenchReport& r) {
     const PodRound& last = r.rounds.back();
     Percentiles p = percentilesOf(last.ready_ms);
     Percentiles f = floorOf(r, last);
-    appendf(&out, " (N=%d p50 %s of runc for %d at once)", last.pods,
-            ratioText(p.p50, f.p50).c_str(), last.pods);
+    if (last.floor_ms.empty())
+      appendf(&out, " (N=%d p50 %s of runc one by one)", last.pods,
+              ratioText(p.p50, f.p50).c_str());
+    else
+      appendf(&out, " (N=%d p50 %s of runc for %d at once)", last.pods,
+              ratioText(p.p50, f.p50).c_str(), last.pods);
   }
   appendf(&out, "; targets p50<=150 p99<=500 ms %s", verdict(all_met));
   const char* label = nullptr;

@@ -141,6 +141,28 @@ long readRssKib(pid_t pid) {
   return -1;
 }
 
+std::unique_ptr<client::HttpsClient> adminClientOnceWritten(const std::string& data_dir, int port,
+                                                            std::string* ca_pem,
+                                                            std::string* token) {
+  if (ca_pem->empty()) *ca_pem = readWholeFile(data_dir + "/pki/ca.crt");
+  if (token->empty()) *token = readToken(data_dir + "/admin-token");
+  if (ca_pem->empty() || token->empty()) return nullptr;
+  client::ClientOptions o;
+  o.port = port;
+  o.ca_pem = *ca_pem;
+  o.bearer_token = *token;
+  o.connect_timeout = std::chrono::milliseconds(500);
+  o.request_timeout = std::chrono::milliseconds(2000);
+  return std::make_unique<client::HttpsClient>(o);
+}
+
+bool positiveNumberArg(const std::vector<std::string>& args, size_t* i, double* out) {
+  if (*i + 1 >= args.size()) return false;
+  char* end = nullptr;
+  *out = std::strtod(args[++*i].c_str(), &end);
+  return end && *end == '\0' && *out > 0;
+}
+
 long readPrivateKib(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
   std::string line;
@@ -217,19 +239,7 @@ Status BenchServer::waitReady(double timeout_s) {
         return makeError(ErrorCode::kUnavailable, "server exited during start-up");
       }
     }
-    if (!c) {
-      if (ca_pem_.empty()) ca_pem_ = readWholeFile(data_dir + "/pki/ca.crt");
-      if (token_.empty()) token_ = readToken(data_dir + "/admin-token");
-      if (!ca_pem_.empty() && !token_.empty()) {
-        client::ClientOptions o;
-        o.port = port_;
-        o.ca_pem = ca_pem_;
-        o.bearer_token = token_;
-        o.connect_timeout = std::chrono::milliseconds(500);
-        o.request_timeout = std::chrono::milliseconds(2000);
-        c = std::make_unique<client::HttpsClient>(o);
-      }
-    }
+    if (!c) c = adminClientOnceWritten(data_dir, port_, &ca_pem_, &token_);
     if (c) {
       auto r = c->request("GET", "/readyz");
       if (r.ok() && r->status == 200) return okStatus();

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "client/https_client.h"
 #include "common/result.h"
 #include "server/cluster_server.h"
 
@@ -67,6 +68,16 @@ std::string readWholeFile(const std::string& path);
 // it is missing or only partly there.
 std::string readToken(const std::string& path);
 
+// The client a readiness wait asks /readyz with, once the server of
+// data_dir has written its CA and admin token (DATA/pki/ca.crt,
+// DATA/admin-token; read into *ca_pem and *token as they appear); nullptr
+// until both are there.
+std::unique_ptr<client::HttpsClient> adminClientOnceWritten(const std::string& data_dir, int port,
+                                                            std::string* ca_pem,
+                                                            std::string* token);
+// The value of the flag args[*i] as a positive number, *i moved onto it;
+// false when there is none or it is not one.
+bool positiveNumberArg(const std::vector<std::string>& args, size_t* i, double* out);
 // Private_Clean + Private_Dirty of /proc/<pid>/smaps_rollup: the memory no
 // other process shares (RSS also counts the binary's and libraries' pages
 // other processes map too); -1 when unreadable.

@@ -157,6 +157,13 @@ TEST(PodBenchReport, AnAgentProcessIsJudgedOnItsOwnFigures) {
       << s;
 }
 
+TEST(PodBenchReport, ASingleRoundOfOnePodIsComparedWithRunOneByOne) {
+  PodBenchReport r = sample();
+  r.rounds.resize(1);  // N=1 only: its floor is runc one container at a time
+  EXPECT_NE(summaryLine(r).find("(N=1 p50 2.5x of runc one by one)"), std::string::npos)
+      << summaryLine(r);
+}
+
 TEST(PodBenchReport, SummaryLineForCompleteRounds) {
   std::string s = summaryLine(sample());
   EXPECT_EQ(s.find('\n'), std::string::npos);
